@@ -1,0 +1,31 @@
+# The two commands a fresh clone needs: `make demo` and `make test`.
+# Each installs everything first (uv from pip if missing, then the locked environment).
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+export LOCKGATE_HOME ?= $(CURDIR)/.lockgate
+
+.PHONY: setup demo test test-fast lint schema airflow bench clean
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+demo: setup
+	$(UV) run --frozen lockgate run configs/penguin.yaml
+
+test: setup lint
+	$(UV) run --frozen pytest
+
+test-fast: setup
+	$(UV) run --frozen pytest -m "not e2e and not airflow"
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
+
+schema: setup
+	$(UV) run --frozen lockgate schema --out configs/config.schema.json
+
+clean:
+	rm -rf .lockgate

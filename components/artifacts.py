@@ -1,0 +1,54 @@
+"""On-disk layout of artifacts, shared by the components that write and read them.
+
+Layouts (``<uri>`` is the artifact's directory):
+- Examples:          ``<uri>/Split-<split>/data-*.tfrecord.gz`` (gzipped TFRecord tf.Example);
+                     properties: split_names (JSON list), span, version, split_rows (JSON).
+- ExampleStatistics: ``<uri>/Split-<split>/FeatureStats.pb`` (DatasetFeatureStatisticsList).
+- Schema:            ``<uri>/schema.pbtxt``.
+- ExampleAnomalies:  ``<uri>/Split-<split>/SchemaDiff.pb`` (Anomalies), ``report.html``,
+                     ``report.txt``.
+- TransformGraph:    ``<uri>`` is a tf.Transform output directory.
+- Model:             ``<uri>/Format-Serving`` is the serving SavedModel.
+- ModelRun:          ``<uri>`` holds TensorBoard logs.
+- ModelEvaluation:   ``<uri>`` holds TFMA output and ``summary.json``.
+- ModelBlessing:     ``<uri>/BLESSED`` or ``<uri>/NOT_BLESSED``, plus ``blessing.json``;
+                     properties: blessed (1/0), model_id, baseline_model_id.
+- PushedModel:       ``<uri>/push.json``; properties: version, destination.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipelines.component import Artifact
+
+SPLIT_PREFIX = "Split-"
+EXAMPLES_GLOB = "data-*.tfrecord.gz"
+STATS_FILE = "FeatureStats.pb"
+SCHEMA_FILE = "schema.pbtxt"
+ANOMALIES_FILE = "SchemaDiff.pb"
+SERVING_MODEL_DIR = "Format-Serving"
+
+
+def split_dir(artifact: Artifact, split: str) -> Path:
+    return Path(artifact.uri) / f"{SPLIT_PREFIX}{split}"
+
+
+def split_names(artifact: Artifact) -> list[str]:
+    """The artifact's splits, from its ``split_names`` property (a JSON list)."""
+    raw = artifact.properties.get("split_names")
+    if raw:
+        return list(json.loads(raw))
+    return sorted(
+        p.name.removeprefix(SPLIT_PREFIX)
+        for p in Path(artifact.uri).glob(f"{SPLIT_PREFIX}*") if p.is_dir()
+    )
+
+
+def examples_files(artifact: Artifact, split: str) -> list[str]:
+    return sorted(str(p) for p in split_dir(artifact, split).glob(EXAMPLES_GLOB))
+
+
+def set_split_names(artifact: Artifact, names: list[str]) -> None:
+    artifact.properties["split_names"] = json.dumps(names)

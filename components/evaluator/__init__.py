@@ -1,0 +1,79 @@
+"""Evaluator: TFMA metrics, slices and thresholds; blesses a model only when all of them hold."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from pipelines.component import ComponentSpec, InputSpec, Params
+
+
+class ChangeThreshold(Params):
+    """Compared with the baseline (the latest blessed model). Skipped on the first run."""
+
+    direction: Literal["higher_is_better", "lower_is_better"]
+    absolute: float = Field(
+        0.0, description="How far the metric may move the wrong way, e.g. -0.01 or 0."
+    )
+
+
+class MetricThreshold(Params):
+    lower: float | None = None
+    upper: float | None = None
+    change: ChangeThreshold | None = None
+    slices: list[list[str]] | None = Field(
+        None,
+        description="Apply the threshold on these slices (feature-key lists) as well as overall; "
+        "`[[country]]` checks every country.",
+    )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MetricThreshold:
+        if self.lower is None and self.upper is None and self.change is None:
+            raise ValueError("a threshold needs `lower`, `upper` or `change`")
+        return self
+
+
+class MetricConfig(Params):
+    class_name: str = Field(description="A TFMA or Keras metric class, e.g. MeanPrediction.")
+    module: str | None = Field(None, description="Module of a custom metric class.")
+    config: dict[str, Any] = Field(default_factory=dict)
+    threshold: MetricThreshold | None = None
+
+
+class EvaluatorParams(Params):
+    label_key: str
+    prediction_key: str | None = None
+    signature_name: str = "serving_default"
+    metrics: list[MetricConfig] = Field(min_length=1)
+    slices: list[list[str]] = Field(
+        default_factory=lambda: [[]],
+        description="Feature-key lists to slice by; [] is the overall slice.",
+    )
+
+    @model_validator(mode="after")
+    def _needs_a_threshold(self) -> EvaluatorParams:
+        # TFX blesses every model when no threshold is set; we refuse the config instead.
+        if not any(metric.threshold for metric in self.metrics):
+            raise ValueError(
+                "no metric has a `threshold`, so no model could ever be judged; add one, e.g. "
+                "threshold: {lower: 0.6} on an accuracy metric"
+            )
+        return self
+
+
+SPEC = ComponentSpec(
+    name="Evaluator",
+    version="1",
+    params=EvaluatorParams,
+    inputs={
+        "examples": InputSpec("Examples", prefer_component="ExampleGen"),
+        "model": InputSpec("Model"),
+        "baseline_model": InputSpec("Model", optional=True, resolver="latest_blessed_model"),
+        "schema": InputSpec("Schema", optional=True),
+    },
+    outputs={"evaluation": "ModelEvaluation", "blessing": "ModelBlessing"},
+    executor="components.evaluator.executor:run",
+    description="Evaluates the model with TFMA and decides its blessing.",
+)

@@ -1,0 +1,29 @@
+"""SchemaGen: infer a TFDV schema from train statistics, or import a curated one."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipelines.component import ComponentSpec, InputSpec, Params
+
+
+class SchemaGenParams(Params):
+    schema_file: str | None = Field(
+        None,
+        description="A curated schema.pbtxt to import instead of inferring one. Relative to the "
+        "config.",
+    )
+    infer_feature_shape: bool = True
+    split: str = Field("train", description="The split whose statistics the schema is inferred from.")
+
+
+SPEC = ComponentSpec(
+    name="SchemaGen",
+    version="1",
+    params=SchemaGenParams,
+    inputs={"statistics": InputSpec("ExampleStatistics")},
+    outputs={"schema": "Schema"},
+    executor="components.schema_gen.executor:run",
+    description="Infers or imports the TFDV schema.",
+    user_code_params=("schema_file",),
+)

@@ -1,0 +1,25 @@
+"""StatisticsGen: TFDV statistics for every split, computed on Beam."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipelines.component import ComponentSpec, InputSpec, Params
+
+
+class StatisticsGenParams(Params):
+    exclude_splits: list[str] = Field(default_factory=list)
+
+
+SPEC = ComponentSpec(
+    name="StatisticsGen",
+    version="1",
+    params=StatisticsGenParams,
+    inputs={
+        "examples": InputSpec("Examples", prefer_component="ExampleGen"),
+        "schema": InputSpec("Schema", optional=True),
+    },
+    outputs={"statistics": "ExampleStatistics"},
+    executor="components.statistics_gen.executor:run",
+    description="Computes TFDV statistics per split.",
+)

@@ -1,0 +1,53 @@
+"""``${VAR}`` and ``${VAR:-default}`` expansion inside YAML string values.
+
+Expansion runs on parsed string scalars, not on the raw text, so a value containing ``:`` or
+``#`` cannot change the YAML's structure. ``$${`` is a literal ``${``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pipelines.home import lockgate_home
+
+_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+Path_ = tuple[str | int, ...]
+
+
+def _builtin_defaults() -> dict[str, str]:
+    # LOCKGATE_HOME always resolves, to the same absolute path every Lockgate process uses.
+    return {"LOCKGATE_HOME": str(lockgate_home())}
+
+
+def expand(
+    data: Any,
+    on_missing: Callable[[Path_, str], None],
+    env: Mapping[str, str] | None = None,
+    path: Path_ = (),
+) -> Any:
+    """Return ``data`` with references expanded; report each unset variable through ``on_missing``."""
+    environ = {**_builtin_defaults(), **(os.environ if env is None else env)}
+    if isinstance(data, dict):
+        return {k: expand(v, on_missing, environ, (*path, k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand(v, on_missing, environ, (*path, i)) for i, v in enumerate(data)]
+    if not isinstance(data, str) or "${" not in data:
+        return data
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        value = environ.get(name)
+        if value:
+            return value
+        if default is not None:
+            return default
+        on_missing(path, name)
+        return ""
+
+    return _REF.sub(substitute, data)

@@ -1,0 +1,49 @@
+"""Read YAML safely and remember the line of every key, so errors can say ``file:line``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from pipelines.errors import ConfigError, ConfigIssue
+
+KeyPath = tuple[str | int, ...]
+
+
+def load_with_lines(text: str, file: str) -> tuple[Any, dict[KeyPath, int]]:
+    """Parse ``text`` with ``yaml.safe_load`` and map each key path to its 1-based line."""
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark is not None else None
+        issue = ConfigIssue(file=file, line=line, key="", message=f"invalid YAML: {problem}")
+        raise ConfigError([issue]) from exc
+    lines: dict[KeyPath, int] = {}
+    if root is not None:
+        _walk(root, (), lines)
+    return data, lines
+
+
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key_path = (*path, key_node.value)
+            lines[key_path] = key_node.start_mark.line + 1
+            _walk(value_node, key_path, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines)
+
+
+def line_of(path: KeyPath, lines: dict[KeyPath, int]) -> int | None:
+    """The line of ``path``, or of its nearest ancestor that appears in the file."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+

@@ -1,0 +1,1 @@
+"""User code of the shipped example pipelines. Framework code never imports these."""

@@ -1,0 +1,188 @@
+"""Run one node of a pipeline: resolve, execute, publish. Every runner goes through here.
+
+1. Resolve the inputs from MLMD (``pipelines.resolve``).
+2. Record a RUNNING execution with its INPUT events.
+3. Give the executor staging directories beside ``<root>/<node>/<output>/<execution_id>/``.
+4. Publish: rename staging into place, then in one MLMD transaction register the outputs as
+   LIVE with OUTPUT events and mark the execution COMPLETE.
+5. On any exception: mark the execution FAILED with the message and delete the staging
+   directories. No artifact was registered, so nothing downstream can resolve partial output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pipelines.component import Artifact, ExecutionContext, ExecutorResult
+from pipelines.errors import LockgateError
+from pipelines.fingerprint import fingerprint_dir
+from pipelines.graph import Node, Pipeline
+from pipelines.metadata.store import LineageStore
+from pipelines.resolve import resolve_inputs
+
+Status = Literal["complete", "cached", "skipped", "halted", "failed"]
+Progress = Callable[[float, float | None, str], None]
+
+
+@dataclass
+class NodeResult:
+    node_id: str
+    status: Status
+    execution_id: int | None
+    seconds: float
+    message: str = ""
+    reports: list[str] = field(default_factory=list)
+    outputs: dict[str, list[Artifact]] = field(default_factory=dict)
+
+
+class NodeFailed(LockgateError):
+    """A node's executor raised. The execution is recorded FAILED; ``cause`` says why."""
+
+    def __init__(self, node_id: str, execution_id: int | None, cause: BaseException) -> None:
+        self.node_id = node_id
+        self.execution_id = execution_id
+        self.cause = cause
+        reason = str(cause) if isinstance(cause, LockgateError) else (
+            f"{type(cause).__name__}: {cause}"
+        )
+        super().__init__(f"node '{node_id}' failed: {reason}")
+
+
+def prepare_heavy_runtime() -> None:
+    """Environment the heavy libraries read at import time; set before any executor loads."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMA and TFT need Keras 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def load_executor(path: str) -> Callable[[ExecutionContext], ExecutorResult]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def launch(
+    pipeline: Pipeline,
+    node_id: str,
+    run_id: str,
+    *,
+    store: LineageStore | None = None,
+    log: logging.Logger | None = None,
+    progress: Progress | None = None,
+) -> NodeResult:
+    """Execute ``node_id`` for ``run_id`` and record it in MLMD. Safe to retry."""
+    started = time.monotonic()
+    node = pipeline.nodes[node_id]
+    log = log or logging.getLogger(f"lockgate.{node_id}")
+    store = store or LineageStore(pipeline.config.metadata)
+    contexts = store.contexts(pipeline.name, run_id, node_id)
+    abandoned = store.abandon_running(contexts, node_id)
+    if abandoned:
+        log.warning("marked earlier attempt(s) %s FAILED: their process died", abandoned)
+
+    inputs = resolve_inputs(store, contexts, node, run_id)
+    execution_id = store.start_execution(node.spec, node_id, run_id, contexts, inputs)
+    staging = _staging_dirs(pipeline, node, execution_id)
+    outputs = {
+        name: Artifact(type=kind, uri=str(staging[name]))
+        for name, kind in node.spec.outputs.items()
+    }
+    context = ExecutionContext(
+        pipeline_name=pipeline.name,
+        pipeline_root=pipeline.config.root,
+        node_id=node_id,
+        run_id=run_id,
+        params=node.entry.params,
+        inputs=inputs,
+        outputs=outputs,
+        beam_args=list(pipeline.config.beam_args),
+        config_dir=pipeline.config.config_dir,
+        log=log,
+        progress=progress or (lambda done, total, what: None),
+    )
+    log.info("%s: execution %d started", node_id, execution_id)
+    try:
+        prepare_heavy_runtime()
+        result = load_executor(node.spec.executor)(context)
+        published: dict[str, list[Artifact]] = {}
+        if result.outcome == "skipped":
+            _remove(staging.values())
+        else:
+            published = _publish(node, staging, outputs, execution_id, inputs)
+        state = "FAILED" if result.outcome == "halted" else "COMPLETE"
+        store.finish_execution(
+            execution_id, contexts, state=state, outcome=result.outcome,
+            message=result.message, outputs=published, properties=result.properties,
+        )
+    except BaseException as exc:
+        _remove(staging.values())
+        message = str(exc) if isinstance(exc, LockgateError) else traceback.format_exc(limit=20)
+        store.finish_execution(execution_id, contexts, state="FAILED", outcome="failed",
+                               message=message)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise NodeFailed(node_id, execution_id, exc) from exc
+    return NodeResult(
+        node_id=node_id,
+        status=result.outcome,
+        execution_id=execution_id,
+        seconds=time.monotonic() - started,
+        message=result.message,
+        reports=result.reports,
+        outputs=published,
+    )
+
+
+def _staging_dirs(pipeline: Pipeline, node: Node, execution_id: int) -> dict[str, Path]:
+    dirs = {}
+    for name in node.spec.outputs:
+        path = _final_uri(pipeline, node, name, execution_id).with_name(f".staging-{execution_id}")
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        dirs[name] = path
+    return dirs
+
+
+def _final_uri(pipeline: Pipeline, node: Node, output: str, execution_id: int) -> Path:
+    return pipeline.config.root / node.id / output / str(execution_id)
+
+
+def _publish(
+    node: Node,
+    staging: dict[str, Path],
+    outputs: dict[str, Artifact],
+    execution_id: int,
+    inputs: dict[str, list[Artifact]],
+) -> dict[str, list[Artifact]]:
+    """Rename each staging dir to its final URI and describe the artifact for MLMD."""
+    published = {}
+    span = _input_span(inputs)
+    for name, artifact in outputs.items():
+        final = staging[name].with_name(str(execution_id))
+        os.replace(staging[name], final)
+        artifact.uri = str(final)
+        artifact.properties.setdefault("fingerprint", fingerprint_dir(final))
+        artifact.properties.setdefault("producer_node", node.id)
+        if span is not None:
+            artifact.properties.setdefault("span", span)
+        published[name] = [artifact]
+    return published
+
+
+def _input_span(inputs: dict[str, list[Artifact]]) -> int | None:
+    """Artifacts derived from one span of data carry that span, for drift comparisons."""
+    spans = {a.properties.get("span") for arts in inputs.values() for a in arts}
+    spans.discard(None)
+    return spans.pop() if len(spans) == 1 else None
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,76 @@
+"""Find a node's input artifacts in ML Metadata.
+
+Inputs never travel between processes: every runner (local or Airflow task) resolves them
+from MLMD by the producing node's name in the same pipeline run. Only outputs of COMPLETE or
+CACHED executions, in LIVE state, can be resolved, so a failed or crashed upstream node's
+partial files are unreachable.
+"""
+
+from __future__ import annotations
+
+from pipelines.component import Artifact
+from pipelines.errors import LockgateError
+from pipelines.graph import Channel, Node
+from pipelines.metadata.store import Contexts, LineageStore
+
+
+class MissingInputError(LockgateError):
+    """An upstream node has not produced this run's input yet."""
+
+
+def resolve_inputs(
+    store: LineageStore, contexts: Contexts, node: Node, run_id: str
+) -> dict[str, list[Artifact]]:
+    inputs: dict[str, list[Artifact]] = {}
+    for channel in node.channels:
+        if channel.spec.resolver == "latest_blessed_model":
+            found = latest_blessed_model(store, contexts)
+        else:
+            found = _upstream(store, contexts, channel, run_id)
+            if found and channel.spec.resolver == "previous_span":
+                found = _previous_span(store, contexts, found[0])
+        if found:
+            inputs[channel.name] = found
+        elif not channel.spec.optional:
+            raise MissingInputError(
+                f"node '{node.id}' needs '{channel.producer}.{channel.output}' from run "
+                f"'{run_id}', but '{channel.producer}' has not completed in that run; run it "
+                "first (lockgate run --resume RUN_ID runs what is missing)"
+            )
+    return inputs
+
+
+def _upstream(
+    store: LineageStore, contexts: Contexts, channel: Channel, run_id: str
+) -> list[Artifact]:
+    assert channel.producer and channel.output
+    execution = store.latest_done_execution(contexts, channel.producer)
+    if execution is None:
+        return []
+    return store.outputs_of(execution.id).get(channel.output, [])
+
+
+def _previous_span(store: LineageStore, contexts: Contexts, current: Artifact) -> list[Artifact]:
+    """The newest artifact from the same producer for an earlier span than ``current``."""
+    span = current.properties.get("span")
+    if span is None:
+        return []
+    earlier = [
+        a for a in store.artifacts_in(contexts.pipeline, current.type)
+        if a.properties.get("producer_node") == current.properties.get("producer_node")
+        and a.properties.get("span") is not None and a.properties["span"] < span
+    ]
+    return [max(earlier, key=lambda a: (a.properties["span"], a.id or 0))] if earlier else []
+
+
+def latest_blessed_model(store: LineageStore, contexts: Contexts) -> list[Artifact]:
+    """The Model named by this pipeline's newest positive ModelBlessing, if any."""
+    blessings = [
+        b for b in store.artifacts_in(contexts.pipeline, "ModelBlessing")
+        if b.properties.get("blessed") == 1 and b.properties.get("model_id")
+    ]
+    for blessing in reversed(blessings):
+        models = store.artifacts([int(blessing.properties["model_id"])])
+        if models:
+            return models
+    return []

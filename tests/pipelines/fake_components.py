@@ -1,0 +1,39 @@
+"""Tiny components for launcher and runner tests: they write files, no heavy libraries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.component import ComponentSpec, ExecutionContext, ExecutorResult, InputSpec, Params
+
+
+class FakeParams(Params):
+    fail: bool = False
+    outcome: str = "complete"
+
+
+def produce(ctx: ExecutionContext) -> ExecutorResult:
+    out = Path(ctx.outputs["examples"].uri)
+    (out / "data.txt").write_text(f"rows from {ctx.run_id}\n")
+    ctx.outputs["examples"].properties["span"] = 3
+    if ctx.params.fail:  # type: ignore[attr-defined]
+        raise RuntimeError("disk on fire")
+    return ExecutorResult(outcome=ctx.params.outcome)  # type: ignore[attr-defined]
+
+
+def consume(ctx: ExecutionContext) -> ExecutorResult:
+    [examples] = ctx.inputs["examples"]
+    text = (Path(examples.uri) / "data.txt").read_text()
+    (Path(ctx.outputs["statistics"].uri) / "stats.txt").write_text(text.upper())
+    return ExecutorResult()
+
+
+PRODUCER = ComponentSpec(
+    name="FakeGen", version="1", params=FakeParams, inputs={},
+    outputs={"examples": "Examples"}, executor=f"{__name__}:produce",
+)
+CONSUMER = ComponentSpec(
+    name="FakeStats", version="1", params=FakeParams,
+    inputs={"examples": InputSpec("Examples")},
+    outputs={"statistics": "ExampleStatistics"}, executor=f"{__name__}:consume",
+)
