@@ -29,3 +29,9 @@ schema: setup
 
 clean:
 	rm -rf .lockgate
+
+airflow: setup
+	bash infra/airflow.sh
+
+bench: setup
+	$(UV) run --frozen python -m bench.run

@@ -49,9 +49,30 @@ def _parser() -> argparse.ArgumentParser:
     schema.set_defaults(handler=_schema)
 
     datagen = commands.add_parser("datagen", help="write the example pipelines' data")
-    datagen.add_argument("dataset", choices=["penguin"])
-    datagen.add_argument("--out", type=Path, required=True)
-    datagen.set_defaults(handler=_datagen)
+    datasets = datagen.add_subparsers(required=True, metavar="DATASET")
+    penguin = datasets.add_parser("penguin", help="the prepared Palmer penguins CSV")
+    penguin.add_argument("--out", type=Path, required=True)
+    penguin.set_defaults(handler=_datagen_penguin)
+    pupdates = datasets.add_parser("pupdates", help="Pooch Predictor posts, one CSV per span")
+    pupdates.add_argument("--out", type=Path, required=True)
+    pupdates.add_argument("--rows", type=int, default=10_000, help="rows per span")
+    pupdates.add_argument("--spans", type=int, default=1)
+    pupdates.add_argument("--seed", type=int, default=0)
+    pupdates.add_argument("--drift", choices=["none", "breed", "country"], default="none",
+                          help="shift this distribution in spans after the first")
+    pupdates.add_argument("--missing-fraction", type=float, default=0.0,
+                          help="fraction of cells left empty")
+    pupdates.add_argument("--bad-row-fraction", type=float, default=0.0,
+                          help="fraction of malformed rows (wrong column count, text in numbers)")
+    pupdates.set_defaults(handler=_datagen_pupdates)
+
+    rollback = commands.add_parser(
+        "rollback", help="serve an earlier blessed model again, as a new version"
+    )
+    rollback.add_argument("config", type=Path)
+    rollback.add_argument("--to", type=int, metavar="VERSION",
+                          help="the pushed version to restore (default: the one before current)")
+    rollback.set_defaults(handler=_rollback)
     return parser
 
 
@@ -85,11 +106,34 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _datagen(args: argparse.Namespace) -> int:
-    from pipelines.examples.penguin.data import write_processed_csv
+def _datagen_penguin(args: argparse.Namespace) -> int:
+    from pipelines.datagen.penguin import write_processed_csv
 
     print(f"wrote {write_processed_csv(args.out)}")
     return 0
+
+
+def _datagen_pupdates(args: argparse.Namespace) -> int:
+    from pipelines.datagen.pupdates import generate
+
+    files = generate(
+        args.out,
+        rows=args.rows,
+        spans=args.spans,
+        seed=args.seed,
+        drift=args.drift,
+        missing_fraction=args.missing_fraction,
+        bad_row_fraction=args.bad_row_fraction,
+    )
+    for path in files:
+        print(f"wrote {path}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from pipelines.rollback import rollback
+
+    return rollback(args.config, to_version=args.to)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Data for the shipped example pipelines: the prepared penguins CSV and the pupdates generator."""
