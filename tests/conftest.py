@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.postgres"]
 
 # Heavy libraries read these at import time; set them before any test imports TensorFlow.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.component import ComponentSpec, ExecutionContext, ExecutorResult, InputSpec, Params
+from pipelines.config.models import PipelineConfig
+from pipelines.graph import Channel, Node, Pipeline
 
 
 class FakeParams(Params):
@@ -25,6 +27,8 @@ def consume(ctx: ExecutionContext) -> ExecutorResult:
     [examples] = ctx.inputs["examples"]
     text = (Path(examples.uri) / "data.txt").read_text()
     (Path(ctx.outputs["statistics"].uri) / "stats.txt").write_text(text.upper())
+    if ctx.params.fail:  # type: ignore[attr-defined]
+        raise RuntimeError("out of memory")
     return ExecutorResult()
 
 
@@ -37,3 +41,21 @@ CONSUMER = ComponentSpec(
     inputs={"examples": InputSpec("Examples")},
     outputs={"statistics": "ExampleStatistics"}, executor=f"{__name__}:consume",
 )
+
+
+def fake_pipeline(gen: FakeParams | None = None, stats: FakeParams | None = None) -> Pipeline:
+    """A two-node pipeline (gen -> stats) on the SQLite store under $LOCKGATE_HOME."""
+    config = PipelineConfig.model_validate(
+        {"pipeline": {"name": "fake"}, "components": [{"component": "StatisticsGen"}]}
+    )
+    entry = config.components[0]
+    nodes = {
+        "gen": Node("gen", entry.model_copy(update={"params": gen or FakeParams()}), PRODUCER, ()),
+        "stats": Node(
+            "stats",
+            entry.model_copy(update={"params": stats or FakeParams()}),
+            CONSUMER,
+            (Channel("examples", CONSUMER.inputs["examples"], "gen", "examples"),),
+        ),
+    }
+    return Pipeline(config, nodes)
