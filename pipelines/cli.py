@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name the run (default: local-<time>-<random>)")
     run.add_argument("--resume", metavar="RUN_ID",
                      help="re-run only the nodes of RUN_ID that did not complete")
+    run.add_argument("--no-cache", action="store_true",
+                     help="recompute every node even where a cached result exists")
     run.set_defaults(handler=_run)
 
     schema = commands.add_parser("schema", help="write the config JSON Schema for editors")
@@ -95,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     from pipelines.console import run_with_console
 
     return run_with_console(args.config, run_id=args.resume or args.run_id,
-                            resume=args.resume is not None)
+                            resume=args.resume is not None, use_cache=not args.no_cache)
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -62,6 +62,10 @@ class ComponentSpec:
     description: str = ""
     # Names of params that point at user code; their files are hashed into the cache key.
     user_code_params: tuple[str, ...] = ()
+    # "module:function" taking (params, config_dir) and returning a fingerprint of what the
+    # component reads from outside MLMD (ExampleGen's files). It must be cheap: it runs before
+    # every cache lookup. A component with no inputs and no such function is never cached.
+    external_fingerprint: str | None = None
 
 
 @dataclass

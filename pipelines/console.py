@@ -20,7 +20,9 @@ from pipelines.runner import RunSummary, run_pipeline
 STYLE = {"complete": "green", "cached": "cyan", "skipped": "yellow", "halted": "red"}
 
 
-def run_with_console(config_path: Path, run_id: str | None, resume: bool) -> int:
+def run_with_console(
+    config_path: Path, run_id: str | None, resume: bool, use_cache: bool = True
+) -> int:
     console = Console(stderr=False, highlight=False)
     pipeline = build_pipeline(load_config(config_path))
     _quiet_libraries(console)
@@ -50,8 +52,8 @@ def run_with_console(config_path: Path, run_id: str | None, resume: bool) -> int
 
     console.print(f"[bold]{pipeline.name}[/]: {len(pipeline.order)} nodes")
     with progress:
-        summary = run_pipeline(pipeline, run_id, resume=resume, on_start=on_start,
-                               on_result=on_result)
+        summary = run_pipeline(pipeline, run_id, resume=resume, use_cache=use_cache,
+                               on_start=on_start, on_result=on_result)
     _print_summary(console, summary, config_path)
     return 0 if summary.ok else 1
 

@@ -20,8 +20,10 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from pipelines.caching.cache_key import cache_key
+from pipelines.caching.user_code import user_code_fingerprint
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
 from pipelines.errors import LockgateError
 from pipelines.fingerprint import fingerprint_dir
@@ -63,7 +65,8 @@ def prepare_heavy_runtime() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def load_executor(path: str) -> Callable[[ExecutionContext], ExecutorResult]:
+def load_callable(path: str) -> Callable[..., Any]:
+    """Import ``"package.module:function"``; how specs name executors without importing them."""
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
@@ -76,8 +79,13 @@ def launch(
     store: LineageStore | None = None,
     log: logging.Logger | None = None,
     progress: Progress | None = None,
+    use_cache: bool = True,
 ) -> NodeResult:
-    """Execute ``node_id`` for ``run_id`` and record it in MLMD. Safe to retry."""
+    """Execute ``node_id`` for ``run_id`` and record it in MLMD. Safe to retry.
+
+    With ``use_cache`` (and caching on for the node in the config), an earlier execution with
+    the same cache key whose outputs are LIVE is reused and recorded as CACHED instead.
+    """
     started = time.monotonic()
     node = pipeline.nodes[node_id]
     log = log or logging.getLogger(f"lockgate.{node_id}")
@@ -88,7 +96,18 @@ def launch(
         log.warning("marked earlier attempt(s) %s FAILED: their process died", abandoned)
 
     inputs = resolve_inputs(store, contexts, node, run_id)
-    execution_id = store.start_execution(node.spec, node_id, run_id, contexts, inputs)
+    key = node_cache_key(pipeline, node, inputs)
+    if key and use_cache and _caching_on(pipeline, node):
+        hit = store.find_cached(contexts, node.spec, key)
+        if hit is not None:
+            source, reused = hit
+            execution_id = store.record_cached(
+                node.spec, node_id, run_id, contexts, inputs, reused, key, source
+            )
+            log.info("%s: cached, reusing the outputs of execution %d", node_id, source)
+            return NodeResult(node_id, "cached", execution_id, time.monotonic() - started,
+                              message=f"reused execution {source}", outputs=reused)
+    execution_id = store.start_execution(node.spec, node_id, run_id, contexts, inputs, key)
     staging = _staging_dirs(pipeline, node, execution_id)
     outputs = {
         name: Artifact(type=kind, uri=str(staging[name]))
@@ -110,7 +129,7 @@ def launch(
     log.info("%s: execution %d started", node_id, execution_id)
     try:
         prepare_heavy_runtime()
-        result = load_executor(node.spec.executor)(context)
+        result: ExecutorResult = load_callable(node.spec.executor)(context)
         published: dict[str, list[Artifact]] = {}
         if result.outcome == "skipped":
             _remove(staging.values())
@@ -138,6 +157,37 @@ def launch(
         reports=result.reports,
         outputs=published,
     )
+
+
+def node_cache_key(pipeline: Pipeline, node: Node, inputs: dict[str, list[Artifact]]) -> str:
+    """The node's cache key, or "" when its outputs depend on something it cannot see."""
+    spec = node.spec
+    external = ""
+    if spec.external_fingerprint:
+        fingerprint = load_callable(spec.external_fingerprint)
+        external = str(fingerprint(node.entry.params, pipeline.config.config_dir))
+    elif not spec.inputs:
+        return ""
+    params = node.entry.params.model_dump(mode="json")
+    code = user_code_fingerprint(
+        pipeline.config.resolve_path(params[name])
+        for name in spec.user_code_params if params.get(name)
+    )
+    return cache_key(
+        component=spec.name,
+        version=spec.version,
+        params=params,
+        inputs={
+            name: [(a.id or 0, str(a.properties.get("fingerprint", ""))) for a in artifacts]
+            for name, artifacts in inputs.items()
+        },
+        code_fingerprint=code,
+        external_fingerprint=external,
+    )
+
+
+def _caching_on(pipeline: Pipeline, node: Node) -> bool:
+    return pipeline.config.cache if node.entry.cache is None else node.entry.cache
 
 
 def _staging_dirs(pipeline: Pipeline, node: Node, execution_id: int) -> dict[str, Path]:

@@ -39,6 +39,7 @@ def run_pipeline(
     run_id: str | None = None,
     *,
     resume: bool = False,
+    use_cache: bool = True,
     on_start: Callable[[str], Progress | None] = lambda node_id: None,
     on_result: Callable[[NodeResult], None] = lambda result: None,
 ) -> RunSummary:
@@ -57,7 +58,8 @@ def run_pipeline(
                 continue
         try:
             result = launch(
-                pipeline, node_id, summary.run_id, store=store, progress=on_start(node_id)
+                pipeline, node_id, summary.run_id, store=store, progress=on_start(node_id),
+                use_cache=use_cache,
             )
         except NodeFailed as failure:
             summary.failure = failure

@@ -161,11 +161,7 @@ class LineageStore:
         cache_key: str = "",
     ) -> int:
         """Record a RUNNING execution with an INPUT event per input artifact."""
-        execution = self.pb.Execution(
-            type_id=self.execution_type_id(spec), last_known_state=self.pb.Execution.RUNNING
-        )
-        _set(execution.properties, node_id=node_id, run_id=run_id,
-             component_version=spec.version, cache_key=cache_key, outcome="running")
+        execution = self._new_execution(spec, node_id, run_id, cache_key, "RUNNING", "running")
         events = self._events(inputs, self.pb.Event.INPUT)
         execution_id, _, _ = self._retry(
             lambda: self.mlmd.put_execution(
@@ -173,6 +169,64 @@ class LineageStore:
             )
         )
         return int(execution_id)
+
+    def record_cached(
+        self,
+        spec: ComponentSpec,
+        node_id: str,
+        run_id: str,
+        contexts: Contexts,
+        inputs: Mapping[str, list[Artifact]],
+        outputs: Mapping[str, list[Artifact]],
+        cache_key: str,
+        source_execution: int,
+    ) -> int:
+        """Record a CACHED execution that read ``inputs`` and reuses ``outputs``, in one write,
+        so the cache hit's lineage is as complete as a real execution's."""
+        execution = self._new_execution(spec, node_id, run_id, cache_key, "CACHED", "cached")
+        _set(execution.properties, message=f"reused the outputs of execution {source_execution}")
+        events = self._events(inputs, self.pb.Event.INPUT)
+        events += self._events(outputs, self.pb.Event.OUTPUT)
+        execution_id, _, _ = self._retry(
+            lambda: self.mlmd.put_execution(
+                execution, events, contexts.all(), reuse_context_if_already_exist=True
+            )
+        )
+        return int(execution_id)
+
+    def find_cached(
+        self, contexts: Contexts, spec: ComponentSpec, cache_key: str
+    ) -> tuple[int, dict[str, list[Artifact]]] | None:
+        """The newest COMPLETE or CACHED execution in this pipeline with ``cache_key`` whose
+        every output is still LIVE, and those outputs."""
+        from ml_metadata.metadata_store import metadata_store
+
+        options = metadata_store.ListOptions(
+            filter_query=f"properties.cache_key.string_value = '{cache_key}'"
+        )
+        candidates = self.mlmd.get_executions_by_context(contexts.pipeline.id, options)
+        done = (self.pb.Execution.COMPLETE, self.pb.Execution.CACHED)
+        for execution in sorted(candidates, key=lambda e: e.id, reverse=True):
+            if execution.last_known_state not in done:
+                continue
+            if execution.properties["outcome"].string_value not in ("complete", "cached"):
+                continue
+            outputs = self.outputs_of(execution.id)
+            if all(outputs.get(name) for name in spec.outputs):
+                return execution.id, outputs
+        return None
+
+    def _new_execution(
+        self, spec: ComponentSpec, node_id: str, run_id: str, cache_key: str, state: str,
+        outcome: str,
+    ) -> pb.Execution:
+        execution = self.pb.Execution(
+            type_id=self.execution_type_id(spec),
+            last_known_state=getattr(self.pb.Execution, state),
+        )
+        _set(execution.properties, node_id=node_id, run_id=run_id,
+             component_version=spec.version, cache_key=cache_key, outcome=outcome)
+        return execution
 
     def abandon_running(self, contexts: Contexts, node_id: str) -> list[int]:
         """Mark RUNNING executions of this node in this run FAILED: their process died."""

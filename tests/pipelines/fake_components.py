@@ -32,9 +32,17 @@ def consume(ctx: ExecutionContext) -> ExecutorResult:
     return ExecutorResult()
 
 
+def source_fingerprint(params: FakeParams, config_dir: Path) -> str:
+    """Stands in for ExampleGen's fingerprint of its input files."""
+    return SOURCE_VERSION[0]
+
+
+SOURCE_VERSION = ["v1"]  # tests edit this to simulate new input data
+
 PRODUCER = ComponentSpec(
     name="FakeGen", version="1", params=FakeParams, inputs={},
     outputs={"examples": "Examples"}, executor=f"{__name__}:produce",
+    external_fingerprint=f"{__name__}:source_fingerprint",
 )
 CONSUMER = ComponentSpec(
     name="FakeStats", version="1", params=FakeParams,
