@@ -32,8 +32,8 @@ def run_with_console(
     )
 
     def on_start(node_id: str) -> ProgressFn:
-        for task in progress.tasks:
-            progress.remove_task(task.id)
+        for old in progress.tasks:
+            progress.remove_task(old.id)
         task = progress.add_task(f"{node_id}: starting", total=None)
 
         def update(done: float, total: float | None, what: str) -> None:

@@ -68,7 +68,7 @@ def prepare_heavy_runtime() -> None:
 def load_callable(path: str) -> Callable[..., Any]:
     """Import ``"package.module:function"``; how specs name executors without importing them."""
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), name)
 
 
 def launch(

@@ -29,7 +29,7 @@ def expand(
     env: Mapping[str, str] | None = None,
     path: Path_ = (),
 ) -> Any:
-    """Return ``data`` with references expanded; report each unset variable through ``on_missing``."""
+    """Return ``data`` with references expanded; report unset variables to ``on_missing``."""
     environ = {**_builtin_defaults(), **(os.environ if env is None else env)}
     if isinstance(data, dict):
         return {k: expand(v, on_missing, environ, (*path, k)) for k, v in data.items()}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from components import REGISTRY
 from pipelines.config.envsubst import expand
-from pipelines.config.models import ENTRY_MODELS, PipelineConfig
+from pipelines.config.models import PipelineConfig
 from pipelines.config.yaml_source import KeyPath, line_of, load_with_lines
 from pipelines.errors import ConfigError, ConfigIssue
 

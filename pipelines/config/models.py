@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
@@ -28,7 +28,8 @@ class PipelineSection(Section):
     name: str = Field(pattern=NAME_PATTERN, description="Pipeline name; also the DAG id.")
     description: str = ""
     root: str | None = Field(
-        None, description="Where artifacts are written; defaults to $LOCKGATE_HOME/pipelines/<name>."
+        None,
+        description="Where artifacts are written; defaults to $LOCKGATE_HOME/pipelines/<name>.",
     )
 
 
@@ -49,7 +50,7 @@ class PostgresMetadata(Section):
     )
 
 
-Metadata = Annotated[Union[SqliteMetadata, PostgresMetadata], Field(discriminator="kind")]
+Metadata = Annotated[SqliteMetadata | PostgresMetadata, Field(discriminator="kind")]
 
 
 class AirflowSection(Section):
@@ -86,12 +87,13 @@ class ComponentEntry(BaseModel):
 
 
 def _entry_model(component: str, params: type[Params]) -> type[ComponentEntry]:
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        f"{component}Entry",
-        __base__=ComponentEntry,
-        component=(Literal[component], ...),  # type: ignore[valid-type]
-        params=(params, Field(default_factory=params)) if _all_defaults(params) else (params, ...),
-    )
+    """``ComponentEntry`` with ``component`` fixed to one name and ``params`` typed for it."""
+    fields: dict[str, Any] = {
+        "component": (Literal[component], ...),
+        "params": (params, Field(default_factory=params)) if _all_defaults(params)
+        else (params, ...),
+    }
+    return create_model(f"{component}Entry", __base__=ComponentEntry, **fields)
 
 
 def _all_defaults(params: type[Params]) -> bool:
@@ -99,10 +101,13 @@ def _all_defaults(params: type[Params]) -> bool:
 
 
 ENTRY_MODELS = {name: _entry_model(name, spec.params) for name, spec in REGISTRY.items()}
-AnyEntry = Annotated[
-    Union[tuple(ENTRY_MODELS.values())],  # type: ignore[valid-type]  # noqa: UP007
-    Field(discriminator="component"),
-]
+if TYPE_CHECKING:
+    AnyEntry = ComponentEntry
+else:  # a union discriminated by `component`, so errors and the JSON Schema are per component
+    AnyEntry = Annotated[
+        Union[tuple(ENTRY_MODELS.values())],  # noqa: UP007  (built at runtime)
+        Field(discriminator="component"),
+    ]
 
 
 class PipelineConfig(BaseModel):

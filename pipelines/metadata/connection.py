@@ -42,5 +42,6 @@ def connection_config(metadata: Metadata) -> metadata_store_pb2.ConnectionConfig
     assert path is not None
     path.parent.mkdir(parents=True, exist_ok=True)
     config.sqlite.filename_uri = str(path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    sqlite_config = metadata_store_pb2.SqliteMetadataSourceConfig
+    config.sqlite.connection_mode = sqlite_config.READWRITE_OPENCREATE
     return config

@@ -99,9 +99,9 @@ class LineageStore:
             try:
                 return write()
             except (errors.AbortedError, errors.UnavailableError, errors.InternalError) as exc:
-                if attempt == attempts - 1 or "locked" not in str(exc).lower() and not isinstance(
+                if attempt == attempts - 1 or ("locked" not in str(exc).lower() and not isinstance(
                     exc, errors.AbortedError
-                ):
+                )):
                     raise
                 time.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
@@ -296,7 +296,7 @@ class LineageStore:
                     proto = self._to_proto(artifact)
                     if new_state:
                         proto.state = getattr(self.pb.Artifact, new_state)
-                event = self.pb.Event(type=event_type)  # type: ignore[arg-type]
+                event = self.pb.Event(type=event_type)
                 event.path.steps.add().key = name
                 event.path.steps.add().index = index
                 pairs.append((proto, event))

@@ -23,7 +23,8 @@ def test_lineage_of_a_two_node_run(lockgate_home: Path) -> None:
     assert gen_exec.type == "lockgate.FakeGen" and gen_exec.node_id == "gen"
 
     [examples] = store.outputs_of(gen.execution_id or 0)["examples"]
-    assert examples.uri == str(lockgate_home / "pipelines/fake/gen/examples" / str(gen.execution_id))
+    expected_uri = lockgate_home / "pipelines/fake/gen/examples" / str(gen.execution_id)
+    assert examples.uri == str(expected_uri)
     assert examples.properties["span"] == 3
     assert len(examples.properties["fingerprint"]) == 32
     # The consumer has an INPUT event on exactly the producer's output.
@@ -45,7 +46,7 @@ def test_failure_is_recorded_and_unreachable(lockgate_home: Path) -> None:
     assert store.outputs_of(execution.id) == {}
     # The partial file the executor wrote is gone, and downstream cannot resolve anything.
     assert not list((lockgate_home / "pipelines/fake").rglob("data.txt"))
-    with pytest.raises(MissingInputError, match="needs 'gen.examples' from run 'r1'"):
+    with pytest.raises(MissingInputError, match=r"needs 'gen\.examples' from run 'r1'"):
         launch(pipeline, "stats", "r1")
 
 
