@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export LOCKGATE_HOME ?= $(CURDIR)/.lockgate
 
-.PHONY: setup demo test test-fast lint schema airflow bench clean
+.PHONY: setup demo test test-fast lint schema airflow bench bench-tfx clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -35,3 +35,8 @@ airflow: setup
 
 bench: setup
 	$(UV) run --frozen python -m bench.run
+
+# The same penguin and pupdates pipelines on the real TFX 1.16, in a venv of their own.
+bench-tfx: setup
+	PY=$$(bash bench/tfx/setup.sh) && $$PY bench/tfx/run.py
+	$(UV) run --frozen python -m bench.report

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pipelines.component import ComponentSpec
-
 from components.evaluator import SPEC as EVALUATOR
 from components.example_gen import SPEC as EXAMPLE_GEN
 from components.example_validator import SPEC as EXAMPLE_VALIDATOR
@@ -13,6 +11,7 @@ from components.schema_gen import SPEC as SCHEMA_GEN
 from components.statistics_gen import SPEC as STATISTICS_GEN
 from components.trainer import SPEC as TRAINER
 from components.transform import SPEC as TRANSFORM
+from pipelines.component import ComponentSpec
 
 REGISTRY: dict[str, ComponentSpec] = {
     spec.name: spec

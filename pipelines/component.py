@@ -42,6 +42,12 @@ class Params(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def config_path(config_dir: Path, value: str) -> Path:
+    """A path written in a config: relative paths are relative to the config file's folder."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (config_dir / path).resolve()
+
+
 @dataclass(frozen=True)
 class InputSpec:
     type: ArtifactType
@@ -101,9 +107,7 @@ class ExecutionContext:
     progress: Callable[[float, float | None, str], None] = lambda done, total, what: None
 
     def resolve_path(self, value: str) -> Path:
-        """Resolve a path from the config: relative paths are relative to the config's folder."""
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (self.config_dir / path).resolve()
+        return config_path(self.config_dir, value)
 
     def one(self, name: str) -> Artifact | None:
         """The single artifact of input ``name``, or None when an optional input is absent."""

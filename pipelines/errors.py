@@ -50,14 +50,6 @@ class DataError(LockgateError):
         super().__init__(text)
 
 
-class ValidationHalt(DataError):
-    """ExampleValidator found anomalies at or above the configured severity: the run stops."""
-
-    def __init__(self, message: str, *, count: int, examples: Sequence[str], report: str) -> None:
-        self.report = report
-        super().__init__(message, count=count, examples=examples)
-
-
 class UserCodeError(LockgateError):
     """The pipeline author's code (preprocessing_fn, run_fn, ...) raised an exception."""
 

@@ -135,6 +135,7 @@ def launch(
             _remove(staging.values())
         else:
             published = _publish(node, staging, outputs, execution_id, inputs)
+            _point_at_published(result, staging, execution_id)
         state = "FAILED" if result.outcome == "halted" else "COMPLETE"
         store.finish_execution(
             execution_id, contexts, state=state, outcome=result.outcome,
@@ -224,6 +225,15 @@ def _publish(
             artifact.properties.setdefault("span", span)
         published[name] = [artifact]
     return published
+
+
+def _point_at_published(result: ExecutorResult, staging: dict[str, Path],
+                        execution_id: int) -> None:
+    """Executors only know their staging dirs; paths they report must name the published ones."""
+    for path in staging.values():
+        final = str(path.with_name(str(execution_id)))
+        result.message = result.message.replace(str(path), final)
+        result.reports = [r.replace(str(path), final) for r in result.reports]
 
 
 def _input_span(inputs: dict[str, list[Artifact]]) -> int | None:

@@ -32,6 +32,10 @@ class MetricThreshold(Params):
     def _not_empty(self) -> MetricThreshold:
         if self.lower is None and self.upper is None and self.change is None:
             raise ValueError("a threshold needs `lower`, `upper` or `change`")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(
+                f"`lower` ({self.lower}) is above `upper` ({self.upper}): no model could pass"
+            )
         return self
 
 
@@ -42,13 +46,22 @@ class MetricConfig(Params):
     threshold: MetricThreshold | None = None
 
 
+def _overall_only() -> list[list[str]]:
+    return [[]]
+
+
 class EvaluatorParams(Params):
-    label_key: str
-    prediction_key: str | None = None
-    signature_name: str = "serving_default"
+    label_key: str = Field(description="The label feature in the raw examples.")
+    prediction_key: str | None = Field(
+        None, description="The model output to evaluate, when the signature returns several."
+    )
+    signature_name: str = Field(
+        "serving_default", description="Signature taking serialized raw tf.Examples."
+    )
+    eval_split: str = Field("eval", description="The split of the examples to evaluate on.")
     metrics: list[MetricConfig] = Field(min_length=1)
     slices: list[list[str]] = Field(
-        default_factory=lambda: [[]],
+        default_factory=_overall_only,
         description="Feature-key lists to slice by; [] is the overall slice.",
     )
 

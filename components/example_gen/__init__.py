@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from pipelines.component import ComponentSpec, Params
+
+ColumnType = Literal["int", "float", "string"]
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class ExampleGenParams(Params):
@@ -12,22 +18,40 @@ class ExampleGenParams(Params):
         description="File, folder or glob to read. May contain {SPAN} and {VERSION}; the latest "
         "span (and its latest version) is picked unless `span` is set. Relative to the config."
     )
-    format: str = Field("csv", pattern="^(csv|parquet|tfrecord)$")
+    format: Literal["csv", "parquet", "tfrecord"] = Field(
+        "csv",
+        description="csv (header row first), parquet, or tfrecord (tf.Example records, plain "
+        "or gzipped).",
+    )
     span: int | None = Field(None, ge=0, description="Read this span instead of the latest.")
+    version: int | None = Field(
+        None, ge=0, description="Read this version of the span instead of its latest."
+    )
     splits: dict[str, int] = Field(
         default_factory=lambda: {"train": 2, "eval": 1},
         description="Split name to hash-bucket weight, e.g. {train: 2, eval: 1}.",
     )
     partition_feature: str | None = Field(
-        None, description="Hash this column instead of the whole row, keeping its values together."
+        None,
+        min_length=1,
+        description="Hash this column instead of the whole row, keeping its values together.",
     )
     max_bad_row_fraction: float = Field(
         0.0,
         ge=0.0,
         le=1.0,
-        description="Malformed rows up to this fraction are quarantined to a side file; more fail.",
+        description="Malformed rows (wrong field count, text in a numeric column) up to this "
+        "fraction of all rows are quarantined to quarantine/bad_rows.csv in the Examples "
+        "artifact; more fail the run. A numeric column may hold non-numeric cells up to "
+        "max(10%, this fraction) before it counts as text.",
     )
-    delimiter: str = Field(",", min_length=1, max_length=1)
+    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
+    column_types: dict[str, ColumnType] = Field(
+        default_factory=dict,
+        description="CSV only: force a column's type instead of inferring it, e.g. "
+        "{zip_code: string} keeps leading zeros. Values that do not parse as a forced int or "
+        "float are malformed rows.",
+    )
 
     @field_validator("splits")
     @classmethod
@@ -37,6 +61,12 @@ class ExampleGenParams(Params):
         bad = [name for name, weight in value.items() if weight <= 0]
         if bad:
             raise ValueError(f"split weights must be positive integers; fix {', '.join(bad)}")
+        odd = [name for name in value if not _SPLIT_NAME.match(name)]
+        if odd:
+            raise ValueError(
+                f"split names become folder names: use letters, digits, '_' and '-'; "
+                f"fix {', '.join(odd)}"
+            )
         return value
 
 
@@ -48,4 +78,5 @@ SPEC = ComponentSpec(
     outputs={"examples": "Examples"},
     executor="components.example_gen.executor:run",
     description="Reads raw data and writes split, gzipped TFRecord tf.Examples.",
+    external_fingerprint="components.example_gen.spans:fingerprint",
 )

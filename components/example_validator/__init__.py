@@ -8,17 +8,31 @@ from pydantic import Field
 
 from pipelines.component import ComponentSpec, InputSpec, Params
 
+Severity = Literal["error", "warning"]
+
+
+def _new_columns_warn() -> dict[str, Severity]:
+    return {"SCHEMA_NEW_COLUMN": "warning"}
+
 
 class ExampleValidatorParams(Params):
     halt_on: Literal["error", "warning", "never"] = Field(
         "error",
         description="Stop the run when an anomaly of this severity or worse is found.",
     )
-    exclude_splits: list[str] = Field(default_factory=list)
+    exclude_splits: list[str] = Field(
+        default_factory=list, description="Splits not to validate."
+    )
     drift: dict[str, float] = Field(
         default_factory=dict,
         description="Feature to drift threshold against the previous span (L-infinity distance "
         "for categorical features, Jensen-Shannon divergence for numeric ones).",
+    )
+    severity_overrides: dict[str, Severity] = Field(
+        default_factory=_new_columns_warn,
+        description="TFDV anomaly type (e.g. SCHEMA_NEW_COLUMN, COMPARATOR_L_INFTY_HIGH) to the "
+        "severity it gets; TFDV reports every other anomaly as an error. By default a column "
+        "the schema does not know is only a warning: Transform ignores it.",
     )
 
 

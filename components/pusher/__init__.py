@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import PurePath
+
+from pydantic import Field, field_validator
 
 from pipelines.component import ComponentSpec, InputSpec, Params
 
@@ -11,13 +13,26 @@ class PusherParams(Params):
     destination: str | None = Field(
         None,
         description="Serving base directory; defaults to $LOCKGATE_HOME/serving. Relative paths "
-        "are relative to $LOCKGATE_HOME/serving and may not escape it.",
+        "are relative to $LOCKGATE_HOME/serving and may not escape it; no path may contain "
+        "'..'.",
     )
     model_name: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="Serving model name; defaults to the pipeline name.",
     )
+
+    @field_validator("destination")
+    @classmethod
+    def _no_traversal(cls, value: str | None) -> str | None:
+        # Caught here so the config error points at the line; the executor checks again
+        # after resolving symlinks.
+        if value is not None and ".." in PurePath(value).parts:
+            raise ValueError(
+                f"'{value}' contains '..'; name the serving directory directly "
+                "(relative paths are below $LOCKGATE_HOME/serving)"
+            )
+        return value
 
 
 SPEC = ComponentSpec(

@@ -13,8 +13,14 @@ class SchemaGenParams(Params):
         description="A curated schema.pbtxt to import instead of inferring one. Relative to the "
         "config.",
     )
-    infer_feature_shape: bool = True
-    split: str = Field("train", description="The split whose statistics the schema is inferred from.")
+    infer_feature_shape: bool = Field(
+        True,
+        description="When inferring: give features present once in every example a fixed shape, "
+        "so tf.Transform parses them as dense tensors.",
+    )
+    split: str = Field(
+        "train", description="The split whose statistics the schema is inferred from."
+    )
 
 
 SPEC = ComponentSpec(

@@ -8,7 +8,10 @@ from pipelines.component import ComponentSpec, InputSpec, Params
 
 
 class StatisticsGenParams(Params):
-    exclude_splits: list[str] = Field(default_factory=list)
+    exclude_splits: list[str] = Field(
+        default_factory=list,
+        description="Splits to skip: no statistics are computed or written for them.",
+    )
 
 
 SPEC = ComponentSpec(

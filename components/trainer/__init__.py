@@ -10,11 +10,22 @@ from pipelines.component import ComponentSpec, InputSpec, Params
 
 
 class TrainerParams(Params):
-    module_file: str = Field(description="Python file defining run_fn.")
+    module_file: str = Field(
+        description="Python file defining run_fn(args: TrainerArgs), which trains and returns "
+        "a tf_keras model over the transformed features (see components/trainer/fn_args.py)."
+    )
     run_fn: str = Field("run_fn", description="Its name in the module.")
-    train_steps: int = Field(300, gt=0)
-    eval_steps: int = Field(50, gt=0)
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    label_key: str = Field(
+        description="The label feature. The exported serving signature parses raw tf.Examples "
+        "with every schema feature except this one, so requests need not carry a label."
+    )
+    train_steps: int = Field(300, gt=0, description="Training steps (batches) run_fn should run.")
+    eval_steps: int = Field(50, gt=0, description="Validation steps (batches) per evaluation.")
+    train_split: str = Field("train", description="Split of the transformed examples to train on.")
+    eval_split: str = Field("eval", description="Split to validate on.")
+    hyperparameters: dict[str, Any] = Field(
+        default_factory=dict, description="Passed to run_fn as args.hyperparameters, as written."
+    )
 
 
 SPEC = ComponentSpec(

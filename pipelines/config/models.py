@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from components import REGISTRY
-from pipelines.component import Params
+from pipelines.component import Params, config_path
 from pipelines.home import lockgate_home
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -148,9 +148,7 @@ class PipelineConfig(BaseModel):
         return lockgate_home() / "pipelines" / self.pipeline.name
 
     def resolve_path(self, value: str) -> Path:
-        """Relative paths in a config are relative to the config file's folder."""
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (self.config_dir / path).resolve()
+        return config_path(self.config_dir, value)
 
     def entry(self, node_id: str) -> ComponentEntry:
         for entry in self.components:

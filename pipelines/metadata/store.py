@@ -73,6 +73,8 @@ class ExecutionRecord:
     outcome: str
     message: str
     cache_key: str
+    # From creation to the last state change: the node's wall time once it has finished.
+    seconds: float = 0.0
 
 
 class LineageStore:
@@ -99,9 +101,9 @@ class LineageStore:
             try:
                 return write()
             except (errors.AbortedError, errors.UnavailableError, errors.InternalError) as exc:
-                if attempt == attempts - 1 or ("locked" not in str(exc).lower() and not isinstance(
-                    exc, errors.AbortedError
-                )):
+                # SQLite reports a held lock as "database is locked"; only that is transient.
+                transient = isinstance(exc, errors.AbortedError) or "locked" in str(exc).lower()
+                if not transient or attempt == attempts - 1:
                     raise
                 time.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
@@ -317,6 +319,7 @@ class LineageStore:
                 outcome=props["outcome"].string_value,
                 message=props["message"].string_value,
                 cache_key=props["cache_key"].string_value,
+                seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000,
             ))
         return sorted(records, key=lambda r: r.id)
 

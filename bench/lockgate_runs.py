@@ -1,0 +1,133 @@
+"""Lockgate's figures: whole `lockgate run` processes on fresh homes, with per-component times
+read back from ML Metadata (each execution's creation to its last state change)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.measure import ProcessRun, clean_env, run_process, summarise_runs, summary
+from tests.e2e.configs import REPO, config_variant
+
+LOCKGATE = [sys.executable, "-m", "pipelines.cli"]
+BEAM_MODES = {
+    "in_memory": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+    "multi_processing": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+}
+
+
+@contextmanager
+def lockgate_home(home: Path) -> Any:
+    old = os.environ.get("LOCKGATE_HOME")
+    os.environ["LOCKGATE_HOME"] = str(home)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("LOCKGATE_HOME")
+        else:
+            os.environ["LOCKGATE_HOME"] = old
+
+
+def node_seconds(config: Path, home: Path, run_id: str) -> dict[str, float]:
+    from pipelines.config import load_config
+    from pipelines.metadata.store import LineageStore
+
+    with lockgate_home(home):
+        loaded = load_config(config)
+        store = LineageStore(loaded.metadata)
+        executions = store.run_executions(loaded.pipeline.name, run_id)
+    return {e.node_id: e.seconds for e in executions}
+
+
+def lockgate_run(config: Path, home: Path, run_id: str) -> tuple[ProcessRun, dict[str, float]]:
+    run = run_process([*LOCKGATE, "run", str(config), "--run-id", run_id],
+                      clean_env(LOCKGATE_HOME=str(home)), REPO)
+    return run, node_seconds(config, home, run_id)
+
+
+def startup_seconds(repeats: int, work: Path) -> dict[str, Any]:
+    """Interpreter start-up plus the CLI's imports: the floor of any `lockgate` command."""
+    env = clean_env(LOCKGATE_HOME=str(work))
+    return summary([run_process([*LOCKGATE, "--help"], env, REPO).wall_s for _ in range(repeats)])
+
+
+def figure(runs: list[tuple[ProcessRun, dict[str, float]]], **extra: Any) -> dict[str, Any]:
+    return {
+        "wall_s": summary([r.wall_s for r, _ in runs]),
+        "peak_rss_mb": summary([r.peak_rss_mb for r, _ in runs], digits=1),
+        "components": summarise_runs([nodes for _, nodes in runs]),
+        **extra,
+    }
+
+
+def penguin(repeats: int, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    """Cold run, second run (Evaluator and Pusher re-run against the new baseline) and a fully
+    cached third run, each on its own fresh home per repeat."""
+    config = REPO / "configs" / "penguin.yaml"
+    cold, second, cached = [], [], []
+    for i in range(repeats):
+        home = work / f"penguin-{i}"
+        cold.append(lockgate_run(config, home, "cold"))
+        second.append(lockgate_run(config, home, "second"))
+        cached.append(lockgate_run(config, home, "cached"))
+        log(f"penguin {i + 1}/{repeats}: cold {cold[-1][0].wall_s:.1f}s, "
+            f"second {second[-1][0].wall_s:.1f}s, cached {cached[-1][0].wall_s:.1f}s")
+    startup = startup_seconds(repeats, work)
+    floor = startup["median"]
+    cold_fig, cached_fig = figure(cold), figure(cached)
+    return {
+        "penguin_cold": cold_fig,
+        "penguin_second": figure(second),
+        "penguin_cached": cached_fig,
+        "cli_startup_s": startup,
+        # Issue 5's figure: a cached re-run's cost beyond start-up, as a share of the cold run's.
+        "cached_fraction_of_cold": round(
+            (cached_fig["wall_s"]["median"] - floor) / (cold_fig["wall_s"]["median"] - floor), 4
+        ),
+    }
+
+
+def pupdates_data(rows: int, work: Path) -> Path:
+    data = work / f"pupdates-data-{rows}"
+    if not any(data.glob("span-*")):
+        run_process([*LOCKGATE, "datagen", "pupdates", "--rows", str(rows), "--spans", "1",
+                     "--out", str(data)], clean_env(), REPO)
+    return data
+
+
+def pupdates(rows: int, repeats: int, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    """Cold pupdates runs at ``rows`` rows in each Beam DirectRunner mode."""
+    data = pupdates_data(rows, work)
+    result: dict[str, Any] = {"rows": rows, "modes": {}}
+    for mode, beam_args in BEAM_MODES.items():
+        config_dir = work / f"pupdates-{rows}-{mode}"
+        config_dir.mkdir(parents=True, exist_ok=True)
+
+        def edit(config: dict[str, Any], beam_args: list[str] = beam_args) -> None:
+            config["beam_args"] = beam_args
+
+        config = config_variant(config_dir, edit, source="pupdates")
+        runs = []
+        for i in range(repeats):
+            home = config_dir / f"home-{i}"
+            (home / "data").mkdir(parents=True, exist_ok=True)
+            link = home / "data" / "pupdates"
+            if not link.exists():
+                link.symlink_to(data, target_is_directory=True)
+            runs.append(lockgate_run(config, home, "cold"))
+            log(f"pupdates {rows} rows, {mode} {i + 1}/{repeats}: {runs[-1][0].wall_s:.1f}s")
+        fig = figure(runs)
+        fig["rows_per_s"] = {
+            node: round(rows / t["median"]) for node, t in fig["components"].items()
+            if t["median"] > 0
+        }
+        result["modes"][mode] = fig
+    result["best_mode"] = min(
+        result["modes"], key=lambda m: result["modes"][m]["wall_s"]["median"]
+    )
+    return result

@@ -1,0 +1,201 @@
+"""ExampleValidator's executor: validate each split's statistics against the schema (and
+against the previous span's, for drift), write the anomalies and reports, and halt the run when
+an anomaly reaches ``halt_on``.
+
+TFX's validator only records anomalies; ours is a gate, because a run that trains on a dropped
+column or a retyped feature wastes the Trainer's time at best and pushes a bad model at worst.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from tensorflow_data_validation.anomalies.proto import validation_config_pb2
+from tensorflow_data_validation.api.validation_api import validate_statistics_internal
+from tensorflow_data_validation.api.validation_options import ValidationOptions
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+
+from components import artifacts
+from components.example_validator import ExampleValidatorParams
+from components.example_validator.report import Finding, SplitResult, write_reports
+from components.schema_gen.executor import read_schema
+from components.statistics_gen.executor import read_statistics
+from pipelines.component import Artifact, ExecutionContext, ExecutorResult
+from pipelines.errors import ConfigError, ConfigIssue, DataError
+
+_CONFIG = "the pipeline config"
+_HALTING = {"error": {"error"}, "warning": {"error", "warning"}, "never": set()}
+_SUMMARY_FEATURES = 6  # features named on the first line before "and N more"
+
+
+def run(ctx: ExecutionContext) -> ExecutorResult:
+    params = ctx.params
+    assert isinstance(params, ExampleValidatorParams)
+    statistics, schema_artifact = _required(ctx, "statistics"), _required(ctx, "schema")
+    schema = read_schema(Path(schema_artifact.uri) / artifacts.SCHEMA_FILE)
+    set_drift_comparators(schema, params.drift)
+    options = ValidationOptions(severity_overrides=severity_overrides(params.severity_overrides))
+    previous = ctx.one("previous_statistics")
+    previous_splits = set(artifacts.split_names(previous)) if previous else set()
+
+    splits = [s for s in artifacts.split_names(statistics) if s not in params.exclude_splits]
+    if not splits:
+        raise DataError(f"no split left to validate: the statistics at {statistics.uri} have "
+                        f"splits {artifacts.split_names(statistics)} and exclude_splits removes "
+                        f"{params.exclude_splits}. Exclude fewer splits.")
+    out = ctx.outputs["anomalies"]
+    results = []
+    for done, split in enumerate(splits):
+        ctx.progress(done, len(splits), f"validating split {split}")
+        current = read_statistics(statistics, split)
+        baseline = None
+        notes = []
+        if previous is not None and split in previous_splits:
+            baseline = read_statistics(previous, split)
+        elif params.drift:
+            notes.append("drift not checked: " + (
+                f"the previous span has no split '{split}'" if previous is not None
+                else "there is no previous span yet"
+            ))
+        anomalies = validate_statistics_internal(
+            current, schema, previous_span_statistics=baseline, validation_options=options
+        )
+        target = artifacts.split_dir(out, split)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / artifacts.ANOMALIES_FILE).write_bytes(anomalies.SerializeToString())
+        results.append(SplitResult(
+            split=split,
+            statistics=current.datasets[0],
+            anomalies=anomalies,
+            previous=baseline.datasets[0] if baseline is not None else None,
+            notes=notes,
+        ))
+    ctx.progress(len(splits), len(splits), "writing the report")
+
+    findings = [f for result in results for f in result.findings]
+    halting = [f for f in findings if f.severity in _HALTING[params.halt_on]]
+    errors = sum(f.severity == "error" for f in findings)
+    counts = {
+        "anomaly_count": len(findings),
+        "error_count": errors,
+        "warning_count": len(findings) - errors,
+    }
+    artifacts.set_split_names(out, splits)
+    out.properties.update(counts)
+    out.properties["split_anomalies"] = json.dumps(
+        {r.split: len(r.findings) for r in results}
+    )
+
+    verdict = summary_line(halting if halting else findings, splits)
+    verdict = f"{'HALTED' if halting else 'PASSED'} (halt_on: {params.halt_on}): {verdict}"
+    title = f"Data validation: {ctx.pipeline_name} / {ctx.node_id} / run {ctx.run_id}"
+    html_path, text_path = write_reports(out.path, title, verdict, bool(halting), results)
+    reports = [str(html_path), str(text_path)]
+    if not halting:
+        # The console shows a completed node's message only in logs: make these visible there.
+        for finding in findings:
+            ctx.log.warning("%s", finding.line())
+        return ExecutorResult(message=verdict, reports=reports, properties=counts)
+    lines = [summary_line(halting, splits)]
+    lines += [f.line() for f in findings]
+    lines.append(f"report: {reports[0]}")
+    return ExecutorResult(
+        outcome="halted", message="\n".join(lines), reports=reports, properties=counts
+    )
+
+
+def summary_line(findings: list[Finding], splits: list[str]) -> str:
+    """One line for the console: how many anomalies, where, and which features why."""
+    if not findings:
+        return f"no anomalies in {_splits_phrase(splits)}"
+    where = list(dict.fromkeys(f.split for f in findings))
+    named = list(dict.fromkeys(f"{f.feature} ({f.short})" for f in findings))
+    shown = ", ".join(named[:_SUMMARY_FEATURES])
+    if len(named) > _SUMMARY_FEATURES:
+        shown += f" and {len(named) - _SUMMARY_FEATURES} more"
+    noun = "anomaly" if len(findings) == 1 else "anomalies"
+    return f"{len(findings)} {noun} in {_splits_phrase(where)}: {shown}"
+
+
+def _splits_phrase(splits: list[str]) -> str:
+    return f"split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
+
+
+def set_drift_comparators(schema: schema_pb2.Schema, drift: dict[str, float]) -> None:
+    """Put each configured drift threshold on its schema feature: L-infinity distance for
+    categorical features, Jensen-Shannon divergence for numeric ones (TFDV's comparators)."""
+    features = {f.name: f for f in schema.feature}
+    issues = []
+    for name, threshold in drift.items():
+        feature = features.get(name)
+        if feature is None:
+            close = difflib.get_close_matches(name, features, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            issues.append(ConfigIssue(
+                _CONFIG, None, f"ExampleValidator.params.drift.{name}",
+                f"the schema has no feature '{name}'; {hint}features: {', '.join(features)}",
+            ))
+            continue
+        if not threshold > 0:
+            issues.append(ConfigIssue(
+                _CONFIG, None, f"ExampleValidator.params.drift.{name}",
+                f"the threshold must be above 0, got {threshold}",
+            ))
+            continue
+        if is_categorical(schema, feature):
+            feature.drift_comparator.infinity_norm.threshold = threshold
+        else:
+            feature.drift_comparator.jensen_shannon_divergence.threshold = threshold
+    if issues:
+        raise ConfigError(issues)
+
+
+def is_categorical(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> bool:
+    """Strings, booleans, and ints the schema marks categorical have category shares to
+    compare; everything else is numeric and compared by histogram."""
+    if feature.type == schema_pb2.BYTES:
+        return True
+    if feature.HasField("bool_domain") or feature.HasField("string_domain"):
+        return True
+    if feature.HasField("int_domain"):
+        return feature.int_domain.is_categorical
+    if feature.HasField("domain"):  # a named schema-level domain
+        if any(d.name == feature.domain for d in schema.string_domain):
+            return True
+        return any(d.name == feature.domain and d.is_categorical for d in schema.int_domain)
+    return False
+
+
+def severity_overrides(
+    overrides: Mapping[str, str],
+) -> list[validation_config_pb2.SeverityOverride]:
+    kinds = anomalies_pb2.AnomalyInfo.Type
+    levels = {"error": anomalies_pb2.AnomalyInfo.ERROR,
+              "warning": anomalies_pb2.AnomalyInfo.WARNING}
+    result, issues = [], []
+    for name, level in overrides.items():
+        if name not in kinds.keys():  # noqa: SIM118 (a protobuf enum wrapper, not a dict)
+            close = difflib.get_close_matches(name.upper(), kinds.keys(), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            issues.append(ConfigIssue(
+                _CONFIG, None, f"ExampleValidator.params.severity_overrides.{name}",
+                f"not a TFDV anomaly type; {hint}see tensorflow_metadata's anomalies.proto "
+                "(AnomalyInfo.Type) for the names",
+            ))
+            continue
+        result.append(validation_config_pb2.SeverityOverride(
+            type=kinds.Value(name), severity=levels[level]
+        ))
+    if issues:
+        raise ConfigError(issues)
+    return result
+
+
+def _required(ctx: ExecutionContext, name: str) -> Artifact:
+    artifact = ctx.one(name)
+    if artifact is None:
+        raise DataError(f"ExampleValidator needs its '{name}' input; none was resolved")
+    return artifact

@@ -1,0 +1,158 @@
+"""StatisticsGen's executor: TFDV statistics of every split in one Beam pipeline.
+
+All splits share one pipeline so the runner schedules them together (one worker start-up, one
+fused graph) instead of paying the DirectRunner's fixed cost once per split. The Beam args
+choose the runner and the DirectRunner mode; bench/beam_modes.py measures the modes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import apache_beam as beam
+import tensorflow_data_validation as tfdv
+from apache_beam.options.pipeline_options import PipelineOptions
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+from tfx_bsl.public import tfxio
+
+from components import artifacts
+from components.schema_gen.executor import read_schema
+from components.statistics_gen import StatisticsGenParams
+from pipelines.component import Artifact, ExecutionContext, ExecutorResult
+from pipelines.errors import DataError
+
+_TELEMETRY = ["lockgate", "StatisticsGen"]
+
+
+def run(ctx: ExecutionContext) -> ExecutorResult:
+    params = ctx.params
+    assert isinstance(params, StatisticsGenParams)
+    examples = ctx.one("examples")
+    if examples is None:
+        raise DataError("StatisticsGen needs an Examples input; none was resolved")
+    splits = _chosen_splits(ctx, examples, params.exclude_splits)
+    files = {split: _split_files(examples, split) for split in splits}
+    schema_artifact = ctx.one("schema")
+    schema = (
+        read_schema(Path(schema_artifact.uri) / artifacts.SCHEMA_FILE)
+        if schema_artifact else None
+    )
+
+    out = ctx.outputs["statistics"]
+    started = time.monotonic()
+    ctx.progress(0, len(splits), f"statistics of {', '.join(splits)}")
+    compute_statistics(files, out, ctx.beam_args, schema)
+    seconds = time.monotonic() - started
+
+    rows = {split: read_statistics(out, split).datasets[0].num_examples for split in splits}
+    ctx.progress(len(splits), len(splits), "statistics written")
+    artifacts.set_split_names(out, splits)
+    out.properties["split_rows"] = json.dumps(rows)
+    features = len(read_statistics(out, splits[0]).datasets[0].features)
+    for split, count in rows.items():
+        ctx.log.info("split %s: %d rows", split, count)
+    return ExecutorResult(
+        message=", ".join(f"{s} {n:,} rows" for s, n in rows.items())
+        + f"; {features} features in {seconds:.1f}s",
+        properties={"rows": sum(rows.values()), "seconds": round(seconds, 2)},
+    )
+
+
+def compute_statistics(
+    files: dict[str, list[str]],
+    out: Artifact,
+    beam_args: list[str],
+    schema: schema_pb2.Schema | None = None,
+) -> None:
+    """Write ``Split-<split>/FeatureStats.pb`` under ``out`` for every split of ``files``.
+
+    The examples are decoded without the schema, so a column the schema does not know still
+    gets statistics (and the validator can report it as new); the schema only guides TFDV,
+    e.g. to treat an int feature with a categorical domain as categorical.
+    """
+    options = tfdv.StatsOptions(schema=schema) if schema is not None else tfdv.StatsOptions()
+    pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
+    for split, split_files in files.items():
+        target = artifacts.split_dir(out, split)
+        target.mkdir(parents=True, exist_ok=True)
+        source = tfxio.TFExampleRecord(file_pattern=split_files, telemetry_descriptors=_TELEMETRY)
+        _ = (
+            pipeline
+            | f"Read[{split}]" >> source.BeamSource()
+            | f"Statistics[{split}]" >> tfdv.GenerateStatistics(options)
+            | f"Write[{split}]" >> tfdv.WriteStatisticsToBinaryFile(
+                str(target / artifacts.STATS_FILE)
+            )
+        )
+    try:
+        pipeline.run().wait_until_finish()
+    except Exception as exc:
+        mixed = _mixed_type_error(str(exc))
+        if mixed is None:
+            raise
+        raise mixed from exc
+
+
+_MIXED_TYPES = re.compile(
+    r'Feature had wrong type, expected (\w+), found (\w+) for feature "([^"]*)"'
+)
+_SPLIT_STEP = re.compile(r"while running '(?:[^']*/)?Read\[([^\]]+)\]")
+
+
+def _mixed_type_error(text: str) -> DataError | None:
+    """tfx-bsl cannot decode a feature whose type changes from one example to the next; say
+    which feature and split, instead of a Beam traceback."""
+    match = _MIXED_TYPES.search(text)
+    if match is None:
+        return None
+    expected, found, feature = match.groups()
+    split = _SPLIT_STEP.search(text)
+    where = f" in split '{split.group(1)}'" if split else ""
+    return DataError(
+        f"feature '{feature}'{where} has values of different types across examples: some are "
+        f"{expected}, others {found}. A feature must have one type in every example; fix the "
+        "source data (or ExampleGen's column_types) and re-run ExampleGen"
+    )
+
+
+def read_statistics(artifact: Artifact, split: str) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """The statistics of one split of an ExampleStatistics artifact."""
+    path = artifacts.split_dir(artifact, split) / artifacts.STATS_FILE
+    if not path.is_file():
+        raise DataError(
+            f"the statistics artifact {artifact.uri} has no split '{split}' ({path} is missing); "
+            f"its splits are: {', '.join(artifacts.split_names(artifact)) or 'none'}"
+        )
+    stats = tfdv.load_stats_binary(str(path))
+    if not stats.datasets:
+        raise DataError(f"{path} holds no dataset statistics: re-run StatisticsGen")
+    return stats
+
+
+def _chosen_splits(ctx: ExecutionContext, examples: Artifact, exclude: list[str]) -> list[str]:
+    available = artifacts.split_names(examples)
+    unknown = sorted(set(exclude) - set(available))
+    if unknown:
+        ctx.log.warning("exclude_splits names %s, which the examples do not have (splits: %s)",
+                        unknown, available)
+    splits = [s for s in available if s not in exclude]
+    if not splits:
+        raise DataError(
+            f"no split left to compute statistics on: the examples at {examples.uri} have "
+            f"splits {available} and exclude_splits removes {exclude}. Exclude fewer splits."
+        )
+    return splits
+
+
+def _split_files(examples: Artifact, split: str) -> list[str]:
+    files = artifacts.examples_files(examples, split)
+    if not files:
+        where = artifacts.split_dir(examples, split) / artifacts.EXAMPLES_GLOB
+        raise DataError(
+            f"split '{split}' of the examples has no data files ({where} matches nothing); "
+            "re-run ExampleGen, or add the split to exclude_splits"
+        )
+    return files

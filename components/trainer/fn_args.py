@@ -1,0 +1,40 @@
+"""What the Trainer hands the author's ``run_fn``.
+
+The contract: ``run_fn(args: TrainerArgs)`` trains a tf_keras model whose inputs are the
+TRANSFORMED features and returns it. The Trainer, not the author, exports it with a serving
+signature that parses raw tf.Examples and applies the tf.Transform graph, so serving cannot
+drift from training. Cheap to import: user code imports it for the type hint.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainerArgs:
+    train_files: list[str]
+    """Gzipped TFRecord files of transformed tf.Examples to train on."""
+    eval_files: list[str]
+    """Gzipped TFRecord files of transformed tf.Examples to validate on."""
+    transform_output: str
+    """The tf.Transform output directory: ``tft.TFTransformOutput(transform_output)`` gives the
+    transformed feature spec to parse ``train_files`` with."""
+    schema_path: str
+    """The raw data's schema.pbtxt."""
+    label_key: str
+    """The label feature (present in both raw and transformed examples)."""
+    train_steps: int
+    eval_steps: int
+    hyperparameters: dict[str, Any]
+    """The Trainer's ``hyperparameters`` param, as written in the config."""
+    model_run_dir: str
+    """Directory for TensorBoard logs (the ModelRun artifact)."""
+    serving_model_dir: str
+    """Where the Trainer will export the model; run_fn need not write there."""
+    log: logging.Logger
+    callbacks: list[Any] = field(default_factory=list)
+    """tf_keras callbacks to pass to ``model.fit``: TensorBoard logging into ``model_run_dir``
+    and progress reporting."""
