@@ -94,6 +94,9 @@ def launch(
     abandoned = store.abandon_running(contexts, node_id)
     if abandoned:
         log.warning("marked earlier attempt(s) %s FAILED: their process died", abandoned)
+        # A killed process leaves its staging behind; it was never published, so drop it.
+        _remove(_staging_path(pipeline, node, name, dead)
+                for dead in abandoned for name in node.spec.outputs)
 
     inputs = resolve_inputs(store, contexts, node, run_id)
     key = node_cache_key(pipeline, node, inputs)
@@ -194,15 +197,16 @@ def _caching_on(pipeline: Pipeline, node: Node) -> bool:
 def _staging_dirs(pipeline: Pipeline, node: Node, execution_id: int) -> dict[str, Path]:
     dirs = {}
     for name in node.spec.outputs:
-        path = _final_uri(pipeline, node, name, execution_id).with_name(f".staging-{execution_id}")
+        path = _staging_path(pipeline, node, name, execution_id)
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
         dirs[name] = path
     return dirs
 
 
-def _final_uri(pipeline: Pipeline, node: Node, output: str, execution_id: int) -> Path:
-    return pipeline.config.root / node.id / output / str(execution_id)
+def _staging_path(pipeline: Pipeline, node: Node, output: str, execution_id: int) -> Path:
+    """Beside the final ``<root>/<node>/<output>/<execution_id>/``, so publishing is a rename."""
+    return pipeline.config.root / node.id / output / f".staging-{execution_id}"
 
 
 def _publish(

@@ -288,20 +288,31 @@ class LineageStore:
         event_type: int,
         new_state: str | None = None,
     ) -> list[tuple[pb.Artifact, pb.Event]]:
-        pairs = []
+        """One event per artifact, its path a ``(port, index)`` pair of steps per port it is on.
+
+        MLMD allows one event per (artifact, execution, type), yet one artifact can fill two
+        ports: a re-evaluated model is also its own blessed baseline. Such an event's path
+        lists both ports, so neither role is lost from the lineage.
+        """
+        pairs: list[tuple[pb.Artifact, pb.Event]] = []
         existing = self._protos([a.id for arts in ports.values() for a in arts if a.id])
+        by_id: dict[int, pb.Event] = {}
         for name, artifacts in ports.items():
             for index, artifact in enumerate(artifacts):
-                if artifact.id is not None:
-                    proto = existing[artifact.id]
-                else:
-                    proto = self._to_proto(artifact)
-                    if new_state:
-                        proto.state = getattr(self.pb.Artifact, new_state)
-                event = self.pb.Event(type=event_type)
+                event = by_id.get(artifact.id) if artifact.id is not None else None
+                if event is None:
+                    if artifact.id is not None:
+                        proto = existing[artifact.id]
+                    else:
+                        proto = self._to_proto(artifact)
+                        if new_state:
+                            proto.state = getattr(self.pb.Artifact, new_state)
+                    event = self.pb.Event(type=event_type)
+                    pairs.append((proto, event))
+                    if artifact.id is not None:
+                        by_id[artifact.id] = event
                 event.path.steps.add().key = name
                 event.path.steps.add().index = index
-                pairs.append((proto, event))
         return pairs
 
     # ----- reads
@@ -341,11 +352,16 @@ class LineageStore:
         ]
         artifacts = self.artifacts([e.artifact_id for e in events])
         by_id = {a.id: a for a in artifacts}
-        ports: dict[str, list[Artifact]] = {}
-        for event in sorted(events, key=lambda e: (e.path.steps[0].key, e.path.steps[1].index)):
+        placed: list[tuple[str, int, Artifact]] = []
+        for event in events:
             artifact = by_id.get(event.artifact_id)
-            if artifact is not None:
-                ports.setdefault(event.path.steps[0].key, []).append(artifact)
+            steps = event.path.steps
+            if artifact is not None:  # steps are (port, index) pairs; see ``_events``
+                placed += [(steps[i].key, steps[i + 1].index, artifact)
+                           for i in range(0, len(steps) - 1, 2)]
+        ports: dict[str, list[Artifact]] = {}
+        for port, _, artifact in sorted(placed, key=lambda p: (p[0], p[1])):
+            ports.setdefault(port, []).append(artifact)
         return ports
 
     def latest_done_execution(self, contexts: Contexts, node_id: str) -> ExecutionRecord | None:

@@ -61,6 +61,19 @@ def test_retry_after_a_dead_process_starts_clean(lockgate_home: Path) -> None:
     assert states[result.execution_id or 0][0] == "COMPLETE"
 
 
+def test_retry_removes_the_dead_attempts_staging(lockgate_home: Path) -> None:
+    pipeline = fake_pipeline()
+    store = LineageStore(pipeline.config.metadata)
+    contexts = store.contexts("fake", "r1", "gen")
+    dead = store.start_execution(pipeline.nodes["gen"].spec, "gen", "r1", contexts, {})
+    partial = lockgate_home / f"pipelines/fake/gen/examples/.staging-{dead}"
+    partial.mkdir(parents=True)
+    (partial / "data.txt").write_text("half a file")  # what a kill -9 leaves behind
+    launch(pipeline, "gen", "r1")
+    assert not partial.exists()
+    assert not list((lockgate_home / "pipelines/fake").rglob(".staging-*"))
+
+
 def test_halted_publishes_for_inspection_but_stops(lockgate_home: Path) -> None:
     pipeline = fake_pipeline(gen=FakeParams(outcome="halted"))
     result = launch(pipeline, "gen", "r1")
