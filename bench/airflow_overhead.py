@@ -1,0 +1,82 @@
+"""Figure 4: what Airflow adds to a pipeline run. ``airflow dags test penguin`` against
+``lockgate run configs/penguin.yaml``, each on a fresh Lockgate home (and a fresh, migrated
+Airflow DB, whose migration is not timed), same environment and bytecode cache.
+
+Besides the two wall times, the figure splits Airflow's side into the components' own time
+(from MLMD, as for `lockgate run`) and the rest: Airflow's import, DAG parse, DB writes and
+task bookkeeping.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.lockgate_runs import lockgate_run, node_seconds
+from bench.measure import clean_env, run_process, summary
+from tests.e2e.configs import REPO, config_variant
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def airflow_env(root: Path, config_dir: Path) -> dict[str, str]:
+    return clean_env(
+        AIRFLOW_HOME=str(root / "airflow"),
+        LOCKGATE_HOME=str(root / "lockgate"),
+        LOCKGATE_CONFIG_DIR=str(config_dir),
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{root}/airflow/airflow.db",
+    )
+
+
+def dags_test(root: Path, config_dir: Path) -> tuple[float, float, dict[str, float]]:
+    """Wall time, peak RSS and per-node seconds of one `airflow dags test penguin`."""
+    env = airflow_env(root, config_dir)
+    (root / "airflow").mkdir(parents=True)
+    run_process([AIRFLOW, "db", "migrate"], env, root)
+    run = run_process([AIRFLOW, "dags", "test", "penguin"], env, root)
+    config = config_dir / "penguin.yaml"
+    [run_id] = _run_ids(config, root / "lockgate")
+    return run.wall_s, run.peak_rss_mb, node_seconds(config, root / "lockgate", run_id)
+
+
+def _run_ids(config: Path, home: Path) -> list[str]:
+    from bench.lockgate_runs import lockgate_home
+    from pipelines.config import load_config
+    from pipelines.metadata.store import LineageStore
+
+    with lockgate_home(home):
+        store = LineageStore(load_config(config).metadata)
+        runs = store.mlmd.get_contexts_by_type("pipeline_run")
+    return [c.name.removeprefix("penguin.") for c in runs]
+
+
+def measure(repeats: int, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    config_dir = work / "airflow-configs"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    config = config_variant(config_dir)  # the shipped penguin config, paths made absolute
+    airflow_s, airflow_rss, airflow_nodes, local_s, local_nodes = [], [], [], [], []
+    for i in range(repeats):
+        wall, rss, nodes = dags_test(work / f"airflow-{i}", config_dir)
+        airflow_s.append(wall)
+        airflow_rss.append(rss)
+        airflow_nodes.append(sum(nodes.values()))
+        run, nodes = lockgate_run(config, work / f"airflow-local-{i}", "local")
+        local_s.append(run.wall_s)
+        local_nodes.append(sum(nodes.values()))
+        log(f"airflow {i + 1}/{repeats}: dags test {wall:.1f}s, lockgate run {run.wall_s:.1f}s")
+    dags, local = summary(airflow_s), summary(local_s)
+    return {
+        "dags_test_s": dags,
+        "dags_test_peak_rss_mb": summary(airflow_rss, digits=1),
+        "lockgate_run_s": local,
+        "ratio": round(dags["median"] / local["median"], 3),
+        "components_s": {"airflow": summary(airflow_nodes), "lockgate_run": summary(local_nodes)},
+        "outside_components_s": {
+            "airflow": summary([w - c for w, c in zip(airflow_s, airflow_nodes, strict=True)]),
+            "lockgate_run": summary([w - c for w, c in zip(local_s, local_nodes, strict=True)]),
+        },
+    }
