@@ -30,6 +30,13 @@ def read_and_encode(csv_path: Path) -> int:
     from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
     table = csv.read_csv(csv_path)
+    # tf.Example holds int64, float and bytes lists only: the least conversion that allows.
+    wanted = {pa.types.is_string: pa.binary(), pa.types.is_boolean: pa.int64(),
+              pa.types.is_floating: pa.float32()}
+    for i, field in enumerate(table.schema):
+        target = next((t for test, t in wanted.items() if test(field.type)), None)
+        if target is not None:
+            table = table.set_column(i, field.name, table.column(i).cast(target))
     encoder = RecordBatchToExamplesEncoder()
     encoded = 0
     for batch in table.to_batches(max_chunksize=65_536):

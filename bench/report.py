@@ -123,7 +123,8 @@ def render(result: dict[str, Any], tfx: dict[str, Any] | None) -> str:
             rows = fig["rows"]
             best = fig["best_mode"]
             tfx_key = {100_000: "pupdates_100k", 1_000_000: "pupdates_1m"}.get(rows, "")
-            out += [f"### {rows:,} rows, best mode `{best}`", "",
+            default = fig.get("default_mode", "?")
+            out += [f"### {rows:,} rows, best mode `{best}`, default mode `{default}`", "",
                     *whole_run_table(fig["modes"][best], tfx_figures.get(tfx_key)), "",
                     "| mode | whole process | peak RSS | rows/s by component |",
                     "|---|---|---|---|"]

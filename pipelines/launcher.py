@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pipelines.beam_mode import beam_args_for
 from pipelines.caching.cache_key import cache_key
 from pipelines.caching.user_code import user_code_fingerprint
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
@@ -112,6 +113,7 @@ def launch(
                               message=f"reused execution {source}", outputs=reused)
     execution_id = store.start_execution(node.spec, node_id, run_id, contexts, inputs, key)
     staging = _staging_dirs(pipeline, node, execution_id)
+    beam_args = beam_args_for(pipeline.config.beam_args, inputs)
     outputs = {
         name: Artifact(type=kind, uri=str(staging[name]))
         for name, kind in node.spec.outputs.items()
@@ -124,12 +126,13 @@ def launch(
         params=node.entry.params,
         inputs=inputs,
         outputs=outputs,
-        beam_args=list(pipeline.config.beam_args),
+        beam_args=beam_args,
         config_dir=pipeline.config.config_dir,
         log=log,
         progress=progress or (lambda done, total, what: None),
     )
-    log.info("%s: execution %d started", node_id, execution_id)
+    log.info("%s: execution %d started; Beam args for its inputs: %s", node_id, execution_id,
+             " ".join(beam_args) or "Beam's defaults")
     try:
         prepare_heavy_runtime()
         result: ExecutorResult = load_callable(node.spec.executor)(context)

@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 from components import REGISTRY
+from pipelines.beam_mode import IN_MEMORY
 from pipelines.component import Artifact, ExecutionContext
-from pipelines.config.models import DEFAULT_BEAM_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def executor_context(
         params=spec.params.model_validate(params or {}),
         inputs=inputs or {},
         outputs=outputs,
-        beam_args=list(DEFAULT_BEAM_ARGS),
+        beam_args=list(IN_MEMORY),
         config_dir=config_dir or REPO / "configs",
         log=logging.getLogger(f"lockgate.test.{component}"),
     )

@@ -16,8 +16,9 @@ from pipelines.home import lockgate_home
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
-# In-memory DirectRunner: measured fastest on 2 cores for these data sizes (see bench/).
-DEFAULT_BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+# No runner or DirectRunner mode given: each execution picks the mode that measured fastest
+# for its data's size (pipelines/beam_mode.py).
+DEFAULT_BEAM_ARGS: list[str] = []
 
 
 class Section(BaseModel):
@@ -119,7 +120,8 @@ class PipelineConfig(BaseModel):
     metadata: Metadata = Field(default_factory=SqliteMetadata)
     beam_args: list[str] = Field(
         default_factory=lambda: list(DEFAULT_BEAM_ARGS),
-        description="Apache Beam pipeline options, e.g. --runner=FlinkRunner.",
+        description="Apache Beam pipeline options, e.g. --runner=FlinkRunner. Without a "
+        "runner or --direct_running_mode, the DirectRunner's mode is chosen by the data's size.",
     )
     cache: bool = True
     airflow: AirflowSection = Field(default_factory=AirflowSection)

@@ -164,3 +164,16 @@ def test_label_key_must_be_in_the_schema(
     ctx = trainer_context(tmp_path, trainer_inputs, PENGUIN_MODEL, label_key="penguin_species")
     with pytest.raises(DataError, match=r"'penguin_species'.*'species'"):
         run(ctx)
+
+
+def test_autograph_leaves_tf_keras_internals_alone() -> None:
+    # Converting tf_keras's train step in every fresh process cost ~9 s of penguin's Trainer.
+    import tf_keras as keras
+    from tensorflow.python.autograph.impl import conversion
+
+    from components.trainer.executor import skip_autograph_of_tf_keras
+
+    skip_autograph_of_tf_keras()
+    assert conversion.is_allowlisted(keras.Model.train_step)
+    assert conversion.is_allowlisted(keras.optimizers.Adam.apply_gradients)
+    assert not conversion.is_allowlisted(test_autograph_leaves_tf_keras_internals_alone)
