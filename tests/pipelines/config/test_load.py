@@ -47,7 +47,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path, lockgate_home: Path) -> No
     config = load_config(write(tmp_path, MINIMAL))
     assert isinstance(config.metadata, SqliteMetadata)
     assert config.root == lockgate_home / "pipelines" / "demo"
-    assert config.beam_args == ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    assert config.beam_args == []  # the DirectRunner mode is then chosen per execution
     assert [e.node_id for e in config.components] == ["example_gen", "statistics_gen"]
     assert config.resolve_path("data.csv") == tmp_path / "data.csv"
 
