@@ -131,8 +131,7 @@ def launch(
         log=log,
         progress=progress or (lambda done, total, what: None),
     )
-    log.info("%s: execution %d started; Beam args for its inputs: %s", node_id, execution_id,
-             " ".join(beam_args) or "Beam's defaults")
+    log.info("%s: execution %d started", node_id, execution_id)
     try:
         prepare_heavy_runtime()
         result: ExecutorResult = load_callable(node.spec.executor)(context)

@@ -108,6 +108,7 @@ def _run_tfma(
             arrow_schema=source.ArrowSchema(),
             tensor_representations=source.TensorRepresentations(),
         )
+    ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
     with beam.Pipeline(options=PipelineOptions(ctx.beam_args)) as pipeline:
         _ = (
             pipeline

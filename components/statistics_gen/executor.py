@@ -44,6 +44,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     out = ctx.outputs["statistics"]
     started = time.monotonic()
     ctx.progress(0, len(splits), f"statistics of {', '.join(splits)}")
+    ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
     compute_statistics(files, out, ctx.beam_args, schema)
     seconds = time.monotonic() - started
 

@@ -96,6 +96,7 @@ def _run_pipeline(
     }
     # Every split is parsed with the same schema, so they share one tensor adapter config.
     adapter_config = next(iter(sources.values())).TensorAdapterConfig()
+    ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
     pipeline = beam.Pipeline(options=PipelineOptions(ctx.beam_args))
     with tft_beam.Context(temp_dir=str(temp_dir)):
         raw = {
