@@ -38,6 +38,7 @@ from components.evaluator.eval_config import (
     has_value_thresholds,
     metric_names,
 )
+from components.example_reader import ReadExamples
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
 from pipelines.errors import DataError
 
@@ -96,14 +97,14 @@ def _run_tfma(
     eval_config: tfma.EvalConfig,
     output_path: str,
 ) -> None:
-    source = tf_example_record.TFExampleRecord(
-        file_pattern=files,
-        schema=schema,
-        raw_record_column_name=tfma.ARROW_INPUT_COLUMN,
-        telemetry_descriptors=["lockgate", "Evaluator"],
-    )
     adapter = None
-    if schema is not None:
+    if schema is not None:  # the Arrow schema and tensors TFMA feeds the model
+        source = tf_example_record.TFExampleRecord(
+            file_pattern=files,
+            schema=schema,
+            raw_record_column_name=tfma.ARROW_INPUT_COLUMN,
+            telemetry_descriptors=["lockgate", "Evaluator"],
+        )
         adapter = tensor_adapter.TensorAdapterConfig(
             arrow_schema=source.ArrowSchema(),
             tensor_representations=source.TensorRepresentations(),
@@ -112,7 +113,7 @@ def _run_tfma(
     with beam.Pipeline(options=PipelineOptions(ctx.beam_args)) as pipeline:
         _ = (
             pipeline
-            | "ReadEvalExamples" >> source.BeamSource()
+            | "ReadEvalExamples" >> ReadExamples(files, schema, tfma.ARROW_INPUT_COLUMN)
             | "EvaluateAndValidate" >> tfma.ExtractEvaluateAndWriteResults(
                 eval_shared_model=models if len(models) > 1 else models[0],
                 eval_config=eval_config,

@@ -30,7 +30,7 @@ from components.example_gen.features import Encoder, normalise, unify
 from components.example_gen.row_hash import cell_keys, row_keys
 from components.example_gen.spans import resolve_files
 from components.example_gen.split_writer import Batch, Encoded, write_splits
-from components.example_gen.tfrecord import TFRecordError, read_records, record_crcs
+from components.tfrecord import TFRecordError, read_records, record_crcs
 from pipelines.component import ExecutionContext, ExecutorResult
 from pipelines.errors import DataError
 from pipelines.fingerprint import fingerprint_paths

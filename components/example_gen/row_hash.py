@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components.example_gen.tfrecord import crc32c
+from components.tfrecord import crc32c
 
 _U = np.uint64
 _KIND_SALT = {"int": _U(0x243F6A8885A308D3), "float": _U(0x13198A2E03707344),

@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from components.artifacts import SPLIT_PREFIX
-from components.example_gen.tfrecord import gzip_member
+from components.tfrecord import gzip_member
 
 ROWS_PER_SHARD = 500_000
 MAX_SHARDS = 64

@@ -3,6 +3,11 @@
 All splits share one pipeline so the runner schedules them together (one worker start-up, one
 fused graph) instead of paying the DirectRunner's fixed cost once per split. The Beam args
 choose the runner and the DirectRunner mode; bench/beam_modes.py measures the modes.
+
+Top values and unique counts come from TFDV's sketches by default (``sketch_top_k``): one
+combine per feature instead of a group-by over every distinct value. On 667k pupdates rows
+(360k distinct hashtags) that took StatisticsGen from 11.9 s to 5.7 s, with the same top
+values and a unique count 0.7% off the exact one.
 """
 
 from __future__ import annotations
@@ -16,15 +21,13 @@ import apache_beam as beam
 import tensorflow_data_validation as tfdv
 from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
-from tfx_bsl.public import tfxio
 
 from components import artifacts
+from components.example_reader import ReadExamples
 from components.schema_gen.executor import read_schema
 from components.statistics_gen import StatisticsGenParams
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
 from pipelines.errors import DataError
-
-_TELEMETRY = ["lockgate", "StatisticsGen"]
 
 
 def run(ctx: ExecutionContext) -> ExecutorResult:
@@ -45,7 +48,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     started = time.monotonic()
     ctx.progress(0, len(splits), f"statistics of {', '.join(splits)}")
     ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
-    compute_statistics(files, out, ctx.beam_args, schema)
+    compute_statistics(files, out, ctx.beam_args, schema, sketch_top_k=params.sketch_top_k)
     seconds = time.monotonic() - started
 
     rows = {split: read_statistics(out, split).datasets[0].num_examples for split in splits}
@@ -67,6 +70,7 @@ def compute_statistics(
     out: Artifact,
     beam_args: list[str],
     schema: schema_pb2.Schema | None = None,
+    sketch_top_k: bool = True,
 ) -> None:
     """Write ``Split-<split>/FeatureStats.pb`` under ``out`` for every split of ``files``.
 
@@ -74,15 +78,16 @@ def compute_statistics(
     gets statistics (and the validator can report it as new); the schema only guides TFDV,
     e.g. to treat an int feature with a categorical domain as categorical.
     """
-    options = tfdv.StatsOptions(schema=schema) if schema is not None else tfdv.StatsOptions()
+    options = tfdv.StatsOptions(experimental_use_sketch_based_topk_uniques=sketch_top_k)
+    if schema is not None:
+        options.schema = schema
     pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
     for split, split_files in files.items():
         target = artifacts.split_dir(out, split)
         target.mkdir(parents=True, exist_ok=True)
-        source = tfxio.TFExampleRecord(file_pattern=split_files, telemetry_descriptors=_TELEMETRY)
         _ = (
             pipeline
-            | f"Read[{split}]" >> source.BeamSource()
+            | f"Read[{split}]" >> ReadExamples(split_files)
             | f"Statistics[{split}]" >> tfdv.GenerateStatistics(options)
             | f"Write[{split}]" >> tfdv.WriteStatisticsToBinaryFile(
                 str(target / artifacts.STATS_FILE)

@@ -24,6 +24,7 @@ from tensorflow_transform.tf_metadata import metadata_io
 from tfx_bsl.public import tfxio
 
 from components import artifacts
+from components.example_reader import ReadExamples
 from components.transform import TransformParams
 from components.user_code import UserFunction, load_user_function
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
@@ -87,21 +88,17 @@ def _run_pipeline(
     temp_dir: Path,
 ) -> dict[str, int]:
     """Build and run the Beam pipeline; returns the number of rows written per split."""
-    sources = {
-        split: tfxio.TFExampleRecord(
-            file_pattern=split_files, schema=schema,
-            telemetry_descriptors=["lockgate", "Transform"],
-        )
-        for split, split_files in files.items()
-    }
     # Every split is parsed with the same schema, so they share one tensor adapter config.
-    adapter_config = next(iter(sources.values())).TensorAdapterConfig()
+    adapter_config = tfxio.TFExampleRecord(
+        file_pattern=next(iter(files.values())), schema=schema,
+        telemetry_descriptors=["lockgate", "Transform"],
+    ).TensorAdapterConfig()
     ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
     pipeline = beam.Pipeline(options=PipelineOptions(ctx.beam_args))
     with tft_beam.Context(temp_dir=str(temp_dir)):
         raw = {
-            split: pipeline | f"Read[{split}]" >> source.BeamSource()
-            for split, source in sources.items()
+            split: pipeline | f"Read[{split}]" >> ReadExamples(split_files, schema)
+            for split, split_files in files.items()
         }
         analyze_data = (
             [raw[s] for s in analyze_splits] | "FlattenAnalyzeSplits" >> beam.Flatten()

@@ -19,7 +19,7 @@ from components import artifacts
 from components.example_gen import ExampleGenParams
 from components.example_gen.executor import run
 from components.example_gen.spans import fingerprint, resolve_files
-from components.example_gen.tfrecord import frame, read_records, record_crcs
+from components.tfrecord import frame, read_records, record_crcs
 from pipelines.component import Artifact, ExecutionContext
 from pipelines.errors import DataError
 from tests.helpers import REPO, executor_context
