@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from airflow.sdk import DAG, Asset
+from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
+from pipelines.airflow.dag_test import LockgateDAG
 from pipelines.airflow.operator import LockgateNodeOperator
 from pipelines.config import PipelineConfig
 from pipelines.config.load import issue_at, parse_config
@@ -49,7 +50,7 @@ def pushed_model_asset(pipeline: str, model_name: str) -> Asset:
     return Asset(name=f"lockgate.{pipeline}.{model_name}", uri=f"lockgate://{pipeline}/{model_name}")
 
 
-def build_dag(config_path: str | Path) -> DAG:
+def build_dag(config_path: str | Path) -> LockgateDAG:
     """The DAG for one config; raises ``ConfigError`` (file, line, key) when it is invalid.
 
     The DAG is validated as Airflow's DagBag would: a problem found there instead would become
@@ -68,11 +69,11 @@ def build_dag(config_path: str | Path) -> DAG:
     return dag
 
 
-def dag_for_pipeline(pipeline: Pipeline) -> DAG:
+def dag_for_pipeline(pipeline: Pipeline) -> LockgateDAG:
     """One ``LockgateNodeOperator`` per node, settings from the config's ``airflow:`` section."""
     config = pipeline.config
     settings = config.airflow
-    dag = DAG(
+    dag = LockgateDAG(
         dag_id=pipeline.name,
         description=_first_line(config.pipeline.description),
         doc_md=_doc_md(pipeline),
@@ -164,7 +165,7 @@ class ConfigErrors(LockgateError):
 class DagSet:
     """What one config folder yields: a DAG per valid config, an error per broken one."""
 
-    dags: dict[str, DAG] = field(default_factory=dict)
+    dags: dict[str, LockgateDAG] = field(default_factory=dict)
     errors: dict[Path, str] = field(default_factory=dict)
 
     def raise_for_errors(self) -> None:
