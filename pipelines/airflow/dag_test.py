@@ -6,12 +6,13 @@ app, which generates its versioned routers on its first request: about 1.6 s a t
 13 s of the penguin DAG's 37 s. It also starts an event-loop thread per task that outlives it.
 The API holds no per-task state (the supervisor overrides the app's DAG bag for each task), so
 ``LockgateDAG.test`` builds one for the whole run and puts Airflow's factory back afterwards.
-Nothing here is imported while DAG files are parsed, only when a test run starts.
+The supervisor module is imported only when a test run starts, never while DAG files parse.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,14 +33,7 @@ def one_in_process_api() -> Iterator[None]:
     from airflow.sdk.execution_time import supervisor
 
     build = supervisor.in_process_api_server
-    shared: list[Any] = []
-
-    def shared_api() -> Any:
-        if not shared:
-            shared.append(build())
-        return shared[0]
-
-    supervisor.in_process_api_server = shared_api
+    supervisor.in_process_api_server = functools.cache(build)
     try:
         yield
     finally:

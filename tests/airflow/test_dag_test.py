@@ -48,7 +48,7 @@ main()
 
 
 def dags_test(dag_class: str, root: Path) -> tuple[int, int]:
-    """(tasks that succeeded, Execution API apps built) in one `airflow dags test`."""
+    """(tasks run, Execution API apps built) in one `airflow dags test`; a failed run fails."""
     (root / "dags").mkdir()
     (root / "dags" / "three_tasks.py").write_text(DAG_FILE)
     env = {**os.environ, "AIRFLOW_HOME": str(root), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
