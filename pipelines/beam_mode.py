@@ -1,9 +1,9 @@
 """The Beam DirectRunner mode for one component execution, chosen by the data's size.
 
 Measured on 2 cores (bench/RESULTS.md, pupdates, whole `lockgate run`): at 100k rows the
-in-memory runner with one worker beats multi-processing with two workers (36.6 s against
-54.1 s; worker start-up and pickling dominate), and at 1M rows multi-processing wins (128.5 s
-against 187.0 s; the Evaluator alone 74.9 s against 130.5 s). The switch sits between the two
+in-memory runner with one worker beats multi-processing with two workers (34.7 s against
+50.3 s; worker start-up and pickling dominate), and at 1M rows multi-processing wins (113.4 s
+against 172.1 s; the Evaluator alone 66.5 s against 119.7 s). The switch sits between the two
 measured sizes. A config that names a runner or a DirectRunner mode is always obeyed.
 """
 
