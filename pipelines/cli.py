@@ -95,9 +95,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from pipelines.console import run_with_console
-    from pipelines.exit_gc import skip_gc_at_exit
-
-    skip_gc_at_exit()
 
     return run_with_console(args.config, run_id=args.resume or args.run_id,
                             resume=args.resume is not None, use_cache=not args.no_cache)

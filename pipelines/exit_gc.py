@@ -6,6 +6,9 @@ at exit, it runs several full garbage collections, and each one walks every obje
 pass at 1.2 million). Skipping them takes 0.7 s off ``lockgate run`` and 2.6 s off ``airflow
 dags test penguin`` (medians of 3, A/B in one session). The memory goes back to the OS anyway.
 
+The launcher calls ``skip_gc_at_exit`` before any executor loads, so it covers every process
+that executes a component: ``lockgate run``, ``airflow dags test`` and Airflow's task processes.
+
 ``gc.freeze()`` moves every live object into a generation the collector never visits. Called
 from an atexit handler, it waits until the program is done. atexit handlers registered earlier
 still run after it (they run last-in, first-out), and objects created after it are collected as

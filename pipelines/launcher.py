@@ -27,6 +27,7 @@ from pipelines.caching.cache_key import cache_key
 from pipelines.caching.user_code import user_code_fingerprint
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
 from pipelines.errors import LockgateError
+from pipelines.exit_gc import skip_gc_at_exit
 from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Node, Pipeline
 from pipelines.metadata.store import LineageStore
@@ -61,9 +62,10 @@ class NodeFailed(LockgateError):
 
 
 def prepare_heavy_runtime() -> None:
-    """Environment the heavy libraries read at import time; set before any executor loads."""
+    """Ready this process for the heavy libraries; called before any executor loads."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMA and TFT need Keras 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    skip_gc_at_exit()  # their heap is too big to garbage-collect on the way out
 
 
 def load_callable(path: str) -> Callable[..., Any]:

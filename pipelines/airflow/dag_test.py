@@ -18,15 +18,11 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from pipelines.exit_gc import skip_gc_at_exit
-
 
 class LockgateDAG(DAG):
-    """A DAG whose ``test()`` (``airflow dags test``) shares one in-process Execution API and
-    skips the full-heap collections at exit (``pipelines.exit_gc``)."""
+    """A DAG whose ``test()`` (``airflow dags test``) shares one in-process Execution API."""
 
     def test(self, *args: Any, **kwargs: Any) -> Any:
-        skip_gc_at_exit()
         with one_in_process_api():
             return super().test(*args, **kwargs)
 

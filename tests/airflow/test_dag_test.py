@@ -1,5 +1,4 @@
-"""``LockgateDAG.test`` (``airflow dags test``) builds one in-process Execution API per run and
-skips the garbage collections at exit.
+"""``LockgateDAG.test`` (``airflow dags test``) builds one in-process Execution API per run.
 
 Each case runs ``airflow dags test`` on a three-task DAG, with a fresh Airflow DB, and counts the
 Execution API apps Airflow builds. A plain DAG is the control: Airflow 3.2 builds one per task,
@@ -32,13 +31,11 @@ with dag_class(dag_id="three_tasks", schedule=None, start_date=datetime(2026, 1,
     add(add(one()))
 """
 
-# `airflow dags test three_tasks`, counting the Execution API apps built on the way, and saying
-# whether the run asked to skip the garbage collections at exit.
+# `airflow dags test three_tasks`, counting the Execution API apps built on the way.
 CLI = """
 import sys
 from airflow.__main__ import main
 from airflow.api_fastapi.execution_api import app as execution_api
-from pipelines.exit_gc import skip_gc_at_exit
 
 build = execution_api.create_task_execution_api_app
 def counted():
@@ -46,16 +43,12 @@ def counted():
     return build()
 execution_api.create_task_execution_api_app = counted
 sys.argv = ["airflow", "dags", "test", "three_tasks"]
-try:
-    main()
-finally:
-    print("EXIT GC SKIPPED", skip_gc_at_exit.cache_info().currsize, flush=True)
+main()
 """
 
 
-def dags_test(dag_class: str, root: Path) -> tuple[int, int, bool]:
-    """(tasks run, Execution API apps built, exit GC skipped) in one `airflow dags test`; a
-    failed run fails."""
+def dags_test(dag_class: str, root: Path) -> tuple[int, int]:
+    """(tasks run, Execution API apps built) in one `airflow dags test`; a failed run fails."""
     (root / "dags").mkdir()
     (root / "dags" / "three_tasks.py").write_text(DAG_FILE)
     env = {**os.environ, "AIRFLOW_HOME": str(root), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -67,15 +60,12 @@ def dags_test(dag_class: str, root: Path) -> tuple[int, int, bool]:
                           capture_output=True, text=True, check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
-    return (output.count("[DAG TEST] end task"), output.count("EXECUTION API BUILT"),
-            "EXIT GC SKIPPED 1" in output)
+    return output.count("[DAG TEST] end task"), output.count("EXECUTION API BUILT")
 
 
-@pytest.mark.parametrize(("kind", "builds", "exit_gc_skipped"),
-                         [("lockgate", 1, True), ("plain", 3, False)])
-def test_one_execution_api_serves_every_task(kind: str, builds: int, exit_gc_skipped: bool,
-                                             tmp_path: Path) -> None:
-    assert dags_test(kind, tmp_path) == (3, builds, exit_gc_skipped)
+@pytest.mark.parametrize(("kind", "builds"), [("lockgate", 1), ("plain", 3)])
+def test_one_execution_api_serves_every_task(kind: str, builds: int, tmp_path: Path) -> None:
+    assert dags_test(kind, tmp_path) == (3, builds)
 
 
 def test_airflow_factory_is_restored_after_the_run() -> None:

@@ -1,4 +1,5 @@
-"""``skip_gc_at_exit``: objects alive at exit are left to the OS, and atexit still runs."""
+"""``skip_gc_at_exit``: objects alive at exit are left to the OS, and atexit still runs. The
+launcher's ``prepare_heavy_runtime`` turns it on for every process that executes a component."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 # A reference cycle with a finalizer, alive until the interpreter tears `__main__` down. Only a
 # garbage collection at exit can reach it, so "collected" is printed exactly when one runs.
 PROGRAM = """
 import atexit, os, sys
 from pipelines.exit_gc import skip_gc_at_exit
+from pipelines.launcher import prepare_heavy_runtime
 
 class Node:
     def __del__(self, write=os.write):
@@ -26,6 +26,8 @@ if sys.argv[1] == "skip":
     skip_gc_at_exit()
     skip_gc_at_exit()
     os.write(1, b"handlers added: %d\\n" % (atexit._ncallbacks() - registered))
+elif sys.argv[1] == "launcher":
+    prepare_heavy_runtime()
 """
 
 
@@ -44,13 +46,5 @@ def test_without_it_the_exit_collection_reaches_the_cycle() -> None:
     assert run_program("default") == ["atexit ran", "collected"]
 
 
-def test_lockgate_run_skips_gc_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pipelines.console
-    import pipelines.exit_gc
-    from pipelines.cli import main
-
-    calls: list[str] = []
-    monkeypatch.setattr(pipelines.exit_gc, "skip_gc_at_exit", lambda: calls.append("skip"))
-    monkeypatch.setattr(pipelines.console, "run_with_console", lambda *a, **k: 0)
-    assert main(["run", "configs/penguin.yaml"]) == 0
-    assert calls == ["skip"]
+def test_a_process_that_prepares_for_executors_skips_it() -> None:
+    assert run_program("launcher") == ["atexit ran"]
