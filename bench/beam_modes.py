@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import summary
-from components import REGISTRY
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.launcher import load_callable, prepare_heavy_runtime
+from pipelines.launcher import executor_of, prepare_heavy_runtime
+from pipelines.registry import spec_for
 
 REPO = Path(__file__).resolve().parents[1]
-PENGUIN_CSV = REPO / "pipelines" / "examples" / "penguin" / "data" / "penguins_processed.csv"
+PENGUIN_CSV = REPO / "examples" / "penguin" / "data" / "penguins_processed.csv"
 MODES = {
     "in_memory_1": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
     "multi_processing_2": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
@@ -39,7 +39,7 @@ log = logging.getLogger("bench.beam_modes")
 
 def context(component: str, work: Path, params: dict[str, Any],
             inputs: dict[str, list[Artifact]], beam_args: list[str]) -> ExecutionContext:
-    spec = REGISTRY[component]
+    spec = spec_for(component)
     outputs = {}
     for name, kind in spec.outputs.items():
         out = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work))
@@ -52,7 +52,7 @@ def context(component: str, work: Path, params: dict[str, Any],
 
 
 def run_component(ctx: ExecutionContext, component: str) -> ExecutorResult:
-    result: ExecutorResult = load_callable(REGISTRY[component].executor)(ctx)
+    result: ExecutorResult = executor_of(spec_for(component))(ctx)
     return result
 
 

@@ -49,10 +49,10 @@ def read_and_encode(csv_path: Path) -> int:
 
 def example_gen(csv_path: Path, out: Path) -> int:
     """The real ExampleGen executor on the file, writing into ``out``."""
-    from components import REGISTRY
     from pipelines.component import Artifact, ExecutionContext
+    from pipelines.registry import spec_for
 
-    spec = REGISTRY["ExampleGen"]
+    spec = spec_for("ExampleGen")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     ctx = ExecutionContext(

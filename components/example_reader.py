@@ -24,7 +24,7 @@ from tfx_bsl.coders import example_coder
 from tfx_bsl.tfxio import record_based_tfxio
 
 from components.tfrecord import TFRecordError, read_records
-from pipelines.errors import DataError
+from pipelines.sdk import DataError
 
 BATCH_ROWS = 8192  # 8192 and 65536 measured the same for TFDV; smaller keeps TFMA's peaks low
 

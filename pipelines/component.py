@@ -8,15 +8,23 @@ so executors never touch ML Metadata and can be tested on their own.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
-ArtifactType = Literal[
+from pipelines.errors import LockgateError
+
+# An artifact type is a name. These are the standard ones; a component may declare others (an
+# author's "Embeddings", say), and MLMD gets a type of that name the first time one is written.
+ArtifactType = str
+STANDARD_ARTIFACT_TYPES: tuple[str, ...] = (
     "Examples",
     "ExampleStatistics",
     "Schema",
@@ -26,14 +34,22 @@ ArtifactType = Literal[
     "ModelRun",
     "ModelEvaluation",
     "ModelBlessing",
+    "InfraBlessing",
+    "InferenceResult",
     "PushedModel",
-]
+)
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 # How an input is found in ML Metadata.
 #   upstream:             the output of the wired upstream node in the same pipeline run.
 #   latest_blessed_model: the newest Model of this pipeline that an Evaluator blessed.
 #   previous_span:        the same upstream output for the newest earlier span, if any.
 Resolver = Literal["upstream", "latest_blessed_model", "previous_span"]
+RESOLVERS: tuple[str, ...] = get_args(Resolver)
+
+
+class ComponentDefinitionError(LockgateError):
+    """A component's spec is malformed: the author's mistake, found when the spec is built."""
 
 
 class Params(BaseModel):
@@ -57,14 +73,42 @@ class InputSpec:
     prefer_component: str | None = None
 
 
+Executor = Callable[["ExecutionContext"], "ExecutorResult"]
+KeyPath = tuple[str | int, ...]
+# A finding of a spec's ``checks``: the key path inside the entry's params, and the message.
+CheckFinding = tuple[KeyPath, str]
+Checks = Callable[["Params", "CheckContext"], Iterable[CheckFinding]]
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a component's ``checks`` may look at when a config is validated, before anything
+    runs: the config's folder, and the spec and params of the node wired to each input."""
+
+    config_dir: Path
+    node_id: str
+    upstream: Mapping[str, tuple[ComponentSpec, Params]]
+
+    def resolve_path(self, value: str) -> Path:
+        return config_path(self.config_dir, value)
+
+
 @dataclass(frozen=True)
 class ComponentSpec:
+    """What the framework knows of a component before it runs: cheap to build and to import.
+
+    Write one directly (the standard components do, naming their executor by a string so its
+    heavy imports wait until the node runs) or let ``@component`` build it around a function.
+    It is checked when it is built, so a mistake names the component, not a later crash.
+    """
+
     name: str
     version: str
     params: type[Params]
     inputs: Mapping[str, InputSpec]
     outputs: Mapping[str, ArtifactType]
-    executor: str  # "package.module:function", imported only when the node runs
+    # "package.module:function", imported only when the node runs, or the function itself.
+    executor: str | Executor
     description: str = ""
     # Names of params that point at user code; their files are hashed into the cache key.
     user_code_params: tuple[str, ...] = ()
@@ -72,6 +116,82 @@ class ComponentSpec:
     # component reads from outside MLMD (ExampleGen's files). It must be cheap: it runs before
     # every cache lookup. A component with no inputs and no such function is never cached.
     external_fingerprint: str | None = None
+    # A gate: it may return ``halted``, and every later node waits for it (in Airflow too).
+    may_halt: bool = False
+    # More files the component's code depends on (data files, templates), relative to the
+    # file that defines the spec; hashed into the cache key with the code itself.
+    code_files: tuple[str, ...] = ()
+    # The file defining the spec, when a config names it by import path: its code (and the
+    # local modules it imports) is hashed into the cache key. Set by the registry.
+    module_file: str | None = None
+    # Checks run by `lockgate validate` (and before every run) that need more than the params
+    # model can see: files on disk, the curated schema upstream. "module:function" or the
+    # function, taking (params, CheckContext) and yielding (key path in params, message).
+    # Cheap: no TensorFlow. The params model's own validators come first.
+    checks: str | Checks | None = None
+
+    def __post_init__(self) -> None:
+        problems = list(_spec_problems(self))
+        if problems:
+            raise ComponentDefinitionError(
+                f"component '{self.name}' is not well defined: " + "; ".join(problems)
+            )
+
+
+def _spec_problems(spec: ComponentSpec) -> Iterable[str]:
+    name = re.compile(NAME_PATTERN)
+    if not isinstance(spec.name, str) or not name.match(spec.name):
+        yield f"its name {spec.name!r} must be a word of letters, digits and '_'"
+    if not (isinstance(spec.params, type) and issubclass(spec.params, Params)):
+        yield "params must be a subclass of pipelines.sdk.Params"
+    for port, kind in spec.outputs.items():
+        if not isinstance(kind, str) or not name.match(kind):
+            yield f"output '{port}' has type {kind!r}; an artifact type is a name like 'Model'"
+    for port, input_spec in spec.inputs.items():
+        if not isinstance(input_spec, InputSpec):
+            yield f"input '{port}' must be an InputSpec, or a type name such as 'Examples'"
+        elif input_spec.resolver not in RESOLVERS:
+            yield (f"input '{port}' has resolver {input_spec.resolver!r}; resolvers are "
+                   f"{', '.join(RESOLVERS)}")
+        elif not name.match(input_spec.type):
+            yield f"input '{port}' has type {input_spec.type!r}; use a name like 'Examples'"
+    clash = set(spec.inputs) & set(spec.outputs)
+    if clash:
+        yield f"{', '.join(sorted(clash))} is both an input and an output"
+    if isinstance(spec.executor, str):
+        if ":" not in spec.executor:
+            yield f"executor {spec.executor!r} must be 'package.module:function'"
+    elif callable(spec.executor):
+        problem = executor_signature_problem(spec.executor)
+        if problem:
+            yield problem
+    else:
+        yield "executor must be a function or a 'package.module:function' string"
+    if isinstance(spec.params, type) and issubclass(spec.params, Params):
+        for param in spec.user_code_params:
+            if param not in spec.params.model_fields:
+                yield f"user_code_params names '{param}', which is not a field of its params"
+
+
+def load_callable(path: str) -> Callable[..., Any]:
+    """Import ``"package.module:function"``; how specs name code without importing it."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def executor_signature_problem(fn: Callable[..., Any]) -> str | None:
+    """Why ``fn`` cannot be called as ``fn(ctx)``, or None when it can."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None  # a builtin or C function: nothing to check
+    try:
+        signature.bind(None)
+    except TypeError:
+        where = getattr(fn, "__qualname__", repr(fn))
+        return (f"its executor {where}{signature} must take exactly one argument, the "
+                "ExecutionContext: def my_step(ctx: ExecutionContext) -> ExecutorResult")
+    return None
 
 
 @dataclass
@@ -99,7 +219,7 @@ class ExecutionContext:
     run_id: str
     params: Params
     inputs: dict[str, list[Artifact]]
-    outputs: dict[str, Artifact]
+    outputs: Mapping[str, Artifact]
     beam_args: list[str]
     config_dir: Path
     log: logging.Logger
@@ -113,6 +233,28 @@ class ExecutionContext:
         """The single artifact of input ``name``, or None when an optional input is absent."""
         artifacts = self.inputs.get(name) or []
         return artifacts[0] if artifacts else None
+
+
+class OutputPorts(dict[str, Artifact]):
+    """``ctx.outputs``: asking for an output the spec does not declare names the ones it does."""
+
+    def __init__(self, component: str, ports: Mapping[str, Artifact]) -> None:
+        super().__init__(ports)
+        self.component = component
+
+    def __missing__(self, port: str) -> Artifact:
+        raise UndeclaredOutputError(
+            f"component '{self.component}' wrote to output '{port}', which its spec does not "
+            f"declare (it declares {', '.join(self) or 'no outputs'}); add it to the spec's "
+            "outputs"
+        )
+
+
+class UndeclaredOutputError(LockgateError, KeyError):
+    """An executor used an output port its spec does not declare."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 Outcome = Literal["complete", "skipped", "halted"]
@@ -132,3 +274,51 @@ class ExecutorResult:
     reports: list[str] = field(default_factory=list)
     # Properties recorded on the execution, e.g. counts worth seeing in MLMD.
     properties: dict[str, Any] = field(default_factory=dict)
+
+
+def component(
+    *,
+    name: str | None = None,
+    version: str = "1",
+    params: type[Params] = Params,
+    inputs: Mapping[str, InputSpec | ArtifactType] | None = None,
+    outputs: Mapping[str, ArtifactType] | None = None,
+    description: str | None = None,
+    user_code_params: tuple[str, ...] = (),
+    code_files: tuple[str, ...] = (),
+    may_halt: bool = False,
+    external_fingerprint: str | None = None,
+) -> Callable[[Executor], ComponentSpec]:
+    """Make a function ``fn(ctx: ExecutionContext) -> ExecutorResult`` a component.
+
+    The decorated name becomes the ``ComponentSpec`` (the function stays at ``.executor``), so a
+    config names it as ``module:name``. Its module is imported whenever a config that uses it is
+    loaded, the Airflow DAG processor included: keep heavy imports (TensorFlow, Beam) inside
+    the function. ``inputs`` take an ``InputSpec`` or just a type name; ``name`` defaults to the
+    function's name in CamelCase.
+    """
+
+    def wrap(fn: Executor) -> ComponentSpec:
+        ports = {
+            port: kind if isinstance(kind, InputSpec) else InputSpec(kind)
+            for port, kind in (inputs or {}).items()
+        }
+        return ComponentSpec(
+            name=name or "".join(part.title() for part in fn.__name__.split("_") if part),
+            version=version,
+            params=params,
+            inputs=ports,
+            outputs=dict(outputs or {}),
+            executor=fn,
+            description=description if description is not None else _first_line(fn.__doc__),
+            user_code_params=tuple(user_code_params),
+            code_files=tuple(code_files),
+            may_halt=may_halt,
+            external_fingerprint=external_fingerprint,
+        )
+
+    return wrap
+
+
+def _first_line(text: str | None) -> str:
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")

@@ -11,7 +11,6 @@ import graphlib
 from dataclasses import dataclass
 from functools import cached_property
 
-from components import REGISTRY
 from pipelines.component import ComponentSpec, InputSpec
 from pipelines.config.models import ComponentEntry, PipelineConfig
 from pipelines.errors import ConfigError, ConfigIssue
@@ -87,7 +86,7 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
     entries = {e.node_id: e for e in config.components}
     nodes: dict[str, Node] = {}
     for index, entry in enumerate(config.components):
-        spec = REGISTRY[entry.component]
+        spec = entry.spec
         channels = []
         for wire in entry.inputs:
             if wire not in spec.inputs:
@@ -134,7 +133,7 @@ def _check_wire(
 ) -> str | None:
     if producer not in entries:
         return f"no node '{producer}'; nodes are {', '.join(entries)}"
-    outputs = REGISTRY[entries[producer].component].outputs
+    outputs = entries[producer].spec.outputs
     if output not in outputs:
         return f"node '{producer}' has no output '{output}'; its outputs are {', '.join(outputs)}"
     if outputs[output] != want.type:
@@ -149,10 +148,10 @@ def _default_wire(
     matches = [
         (entry, output)
         for entry in reversed(earlier)
-        for output, kind in REGISTRY[entry.component].outputs.items()
+        for output, kind in entry.spec.outputs.items()
         if kind == want.type
     ]
-    preferred = [m for m in matches if m[0].component == want.prefer_component]
+    preferred = [m for m in matches if m[0].spec.name == want.prefer_component]
     for entry, output in preferred or matches:
         return entry.node_id, output
     return None

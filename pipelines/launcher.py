@@ -7,11 +7,15 @@
    LIVE with OUTPUT events and mark the execution COMPLETE.
 5. On any exception: mark the execution FAILED with the message and delete the staging
    directories. No artifact was registered, so nothing downstream can resolve partial output.
+   The whole traceback goes to ``<root>/<node>/executions/<execution_id>/error.log``, whose
+   path, and the traceback's last frames, are recorded on the execution.
+
+Every component goes through the same steps, standard or the author's: the launcher knows
+components only by their ``ComponentSpec``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -20,14 +24,25 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pipelines.beam_mode import beam_args_for
 from pipelines.caching.cache_key import cache_key
 from pipelines.caching.user_code import user_code_fingerprint
-from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.errors import LockgateError
+from pipelines.component import (
+    Artifact,
+    ComponentDefinitionError,
+    ComponentSpec,
+    ExecutionContext,
+    Executor,
+    ExecutorResult,
+    OutputPorts,
+    executor_signature_problem,
+    load_callable,
+)
+from pipelines.errors import LockgateError, UserCodeError
 from pipelines.exit_gc import skip_gc_at_exit
+from pipelines.failure import author_frame, write_error_log
 from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Node, Pipeline
 from pipelines.metadata.store import LineageStore
@@ -49,12 +64,19 @@ class NodeResult:
 
 
 class NodeFailed(LockgateError):
-    """A node's executor raised. The execution is recorded FAILED; ``cause`` says why."""
+    """A node's executor raised. The execution is recorded FAILED; ``cause`` says why.
 
-    def __init__(self, node_id: str, execution_id: int | None, cause: BaseException) -> None:
+    ``log_path`` holds the whole traceback; ``author_frame`` is the deepest frame in the
+    author's own code (``file:line in function``), when there is one.
+    """
+
+    def __init__(self, node_id: str, execution_id: int | None, cause: BaseException,
+                 log_path: Path | None = None) -> None:
         self.node_id = node_id
         self.execution_id = execution_id
         self.cause = cause
+        self.log_path = log_path
+        self.author_frame = author_frame(cause)
         reason = str(cause) if isinstance(cause, LockgateError) else (
             f"{type(cause).__name__}: {cause}"
         )
@@ -68,10 +90,21 @@ def prepare_heavy_runtime() -> None:
     skip_gc_at_exit()  # their heap is too big to garbage-collect on the way out
 
 
-def load_callable(path: str) -> Callable[..., Any]:
-    """Import ``"package.module:function"``; how specs name executors without importing them."""
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+def executor_of(spec: ComponentSpec) -> Executor:
+    """The spec's executor function, imported now if the spec names it by a string."""
+    if callable(spec.executor):
+        return spec.executor
+    try:
+        fn = load_callable(spec.executor)
+    except (ImportError, AttributeError) as exc:
+        raise ComponentDefinitionError(
+            f"component '{spec.name}' names its executor {spec.executor}, which cannot be "
+            f"loaded: {type(exc).__name__}: {exc}"
+        ) from exc
+    problem = executor_signature_problem(fn)
+    if problem:
+        raise ComponentDefinitionError(f"component '{spec.name}': {problem}")
+    return fn
 
 
 def launch(
@@ -116,10 +149,10 @@ def launch(
     execution_id = store.start_execution(node.spec, node_id, run_id, contexts, inputs, key)
     staging = _staging_dirs(pipeline, node, execution_id)
     beam_args = beam_args_for(pipeline.config.beam_args, inputs)
-    outputs = {
+    outputs = OutputPorts(node.spec.name, {
         name: Artifact(type=kind, uri=str(staging[name]))
         for name, kind in node.spec.outputs.items()
-    }
+    })
     context = ExecutionContext(
         pipeline_name=pipeline.name,
         pipeline_root=pipeline.config.root,
@@ -136,7 +169,7 @@ def launch(
     log.info("%s: execution %d started", node_id, execution_id)
     try:
         prepare_heavy_runtime()
-        result: ExecutorResult = load_callable(node.spec.executor)(context)
+        result = _checked(node, executor_of(node.spec)(context), staging)
         published: dict[str, list[Artifact]] = {}
         if result.outcome == "skipped":
             _remove(staging.values())
@@ -150,12 +183,16 @@ def launch(
         )
     except BaseException as exc:
         _remove(staging.values())
-        message = str(exc) if isinstance(exc, LockgateError) else traceback.format_exc(limit=20)
-        store.finish_execution(execution_id, contexts, state="FAILED", outcome="failed",
-                               message=message)
+        log_path = write_error_log(execution_dir(pipeline, node, execution_id), exc)
+        failure = NodeFailed(node_id, execution_id, exc, log_path)
+        store.finish_execution(
+            execution_id, contexts, state="FAILED", outcome="failed", message=str(failure),
+            properties={"log_path": str(log_path), "traceback": _tail(exc),
+                        "author_frame": failure.author_frame or ""},
+        )
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
-        raise NodeFailed(node_id, execution_id, exc) from exc
+        raise failure from exc
     return NodeResult(
         node_id=node_id,
         status=result.outcome,
@@ -165,6 +202,42 @@ def launch(
         reports=result.reports,
         outputs=published,
     )
+
+
+def _checked(node: Node, result: object, staging: dict[str, Path]) -> ExecutorResult:
+    """The executor kept its side of the contract: a result, and a file in every output."""
+    spec = node.spec
+    where = spec.module_file or str(spec.executor)
+    if not isinstance(result, ExecutorResult):
+        raise UserCodeError(node.id, where, TypeError(
+            f"the executor of component '{spec.name}' returned {type(result).__name__}, not an "
+            "ExecutorResult; end it with `return ExecutorResult(...)`"
+        ))
+    if result.outcome == "halted" and not spec.may_halt:
+        raise ComponentDefinitionError(
+            f"component '{spec.name}' halted the run, but its spec does not say it may; add "
+            "may_halt=True so every later node waits for it"
+        )
+    if result.outcome != "skipped":
+        empty = [name for name, path in staging.items() if not any(path.iterdir())]
+        if empty:
+            raise UserCodeError(node.id, where, ValueError(
+                f"component '{spec.name}' declares output(s) {', '.join(empty)} but wrote "
+                "nothing there; write each output's files under ctx.outputs[name].path, or "
+                "remove it from the spec's outputs"
+            ))
+    return result
+
+
+def execution_dir(pipeline: Pipeline, node: Node, execution_id: int) -> Path:
+    """Where an execution keeps what is not an artifact: its error log."""
+    return pipeline.config.root / node.id / "executions" / str(execution_id)
+
+
+def _tail(exc: BaseException, limit: int = 4000) -> str:
+    """The last ``limit`` characters of the traceback: the frames nearest the error."""
+    text = "".join(traceback.format_exception(exc))
+    return text[-limit:]
 
 
 def node_cache_key(pipeline: Pipeline, node: Node, inputs: dict[str, list[Artifact]]) -> str:
@@ -177,10 +250,14 @@ def node_cache_key(pipeline: Pipeline, node: Node, inputs: dict[str, list[Artifa
     elif not spec.inputs:
         return ""
     params = node.entry.params.model_dump(mode="json")
-    code = user_code_fingerprint(
+    code_paths = [
         pipeline.config.resolve_path(params[name])
         for name in spec.user_code_params if params.get(name)
-    )
+    ]
+    if spec.module_file:  # the author's component: its own code and the files it declares
+        module = Path(spec.module_file)
+        code_paths += [module, *(module.parent / extra for extra in spec.code_files)]
+    code = user_code_fingerprint(code_paths)
     return cache_key(
         component=spec.name,
         version=spec.version,

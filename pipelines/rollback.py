@@ -18,20 +18,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from components.pusher.executor import write_pushed_model
-from components.pusher.serving import (
+from pipelines.component import Artifact, ComponentSpec, InputSpec, Params
+from pipelines.config import load_config
+from pipelines.fingerprint import fingerprint_dir
+from pipelines.graph import Node, build_pipeline
+from pipelines.metadata.store import Contexts, LineageStore
+from pipelines.serving import (
     ServingTarget,
     push,
     read_manifest,
     same_model,
     serving_target,
     versions,
+    write_pushed_model,
 )
-from pipelines.component import Artifact, ComponentSpec, InputSpec, Params
-from pipelines.config import load_config
-from pipelines.fingerprint import fingerprint_dir
-from pipelines.graph import Node, build_pipeline
-from pipelines.metadata.store import Contexts, LineageStore
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -117,7 +117,7 @@ def rollback(config_path: Path, to_version: int | None) -> int:
 
 
 def _pusher_node(nodes: list[Node], config_path: Path) -> Node:
-    pushers = [n for n in nodes if n.spec.name == "Pusher"]
+    pushers = [n for n in nodes if "PushedModel" in n.spec.outputs.values()]
     if len(pushers) != 1:
         found = ", ".join(n.id for n in pushers) or "none"
         raise Refused(

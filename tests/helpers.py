@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from components import REGISTRY
 from pipelines.beam_mode import IN_MEMORY
 from pipelines.component import Artifact, ExecutionContext
+from pipelines.registry import spec_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def executor_context(
     config_dir: Path | None = None,
 ) -> ExecutionContext:
     """A context for running ``component``'s executor directly; outputs go under tmp_path."""
-    spec = REGISTRY[component]
+    spec = spec_for(component)
     outputs = {}
     for name, kind in spec.outputs.items():
         out = tmp_path / "out" / name

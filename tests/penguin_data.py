@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from components import artifacts
 from pipelines.component import Artifact, ExecutionContext
+from pipelines.sdk import layout
 from tests.helpers import REPO, executor_context
 
-PENGUIN_CSV = REPO / "pipelines" / "examples" / "penguin" / "data" / "penguins_processed.csv"
-PENGUIN_PREPROCESSING = REPO / "pipelines" / "examples" / "penguin" / "preprocessing.py"
+PENGUIN_CSV = REPO / "examples" / "penguin" / "data" / "penguins_processed.csv"
+PENGUIN_PREPROCESSING = REPO / "examples" / "penguin" / "preprocessing.py"
 FEATURES = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
 LABEL = "species"
 
@@ -53,19 +53,19 @@ def penguin_inputs(root: Path) -> tuple[Artifact, Artifact]:
     examples = Artifact(type="Examples", uri=str(root / "examples"))
     rows = {}
     for split, mask in (("train", ~is_eval), ("eval", is_eval)):
-        split_dir = artifacts.split_dir(examples, split)
+        split_dir = layout.split_dir(examples, split)
         split_dir.mkdir(parents=True)
         options = tf.io.TFRecordOptions(compression_type="GZIP")
         with tf.io.TFRecordWriter(str(split_dir / "data-00000.tfrecord.gz"), options) as out:
             for record in serialized_examples(table.filter(pa.array(mask))):
                 out.write(record)
         rows[split] = int(mask.sum())
-    artifacts.set_split_names(examples, ["train", "eval"])
+    layout.set_split_names(examples, ["train", "eval"])
     examples.properties["split_rows"] = json.dumps(rows)
 
     schema = Artifact(type="Schema", uri=str(root / "schema"))
     schema.path.mkdir(parents=True)
-    (schema.path / artifacts.SCHEMA_FILE).write_text(PENGUIN_SCHEMA)
+    (schema.path / layout.SCHEMA_FILE).write_text(PENGUIN_SCHEMA)
     return examples, schema
 
 

@@ -2,7 +2,7 @@
 
     python bench/tfx/penguin_pipeline.py --home DIR [--no-cache] [--beam-arg ARG ...]
 
-Same data (pipelines/examples/penguin/data/penguins_processed.csv, copied into a folder of its
+Same data (examples/penguin/data/penguins_processed.csv, copied into a folder of its
 own because CsvExampleGen reads a folder), same 2:1 split, same curated schema when the repo has
 one, same z-score preprocessing, same [8, 8] DNN with the same hyperparameters, 300 train / 50
 eval steps, and the same Evaluator metrics and thresholds. Runs in the TFX venv only.
@@ -24,7 +24,7 @@ from pipeline_common import (
     run,
 )
 
-DATA = REPO / "pipelines" / "examples" / "penguin" / "data" / "penguins_processed.csv"
+DATA = REPO / "examples" / "penguin" / "data" / "penguins_processed.csv"
 CURATED_SCHEMA = REPO / "schemas" / "penguin" / "schema.pbtxt"
 
 SPEC = BenchPipeline(

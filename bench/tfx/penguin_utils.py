@@ -1,5 +1,5 @@
 """TFX module file of the penguin benchmark pipeline: preprocessing_fn for Transform, run_fn for
-Trainer. It does exactly what Lockgate's user code does (pipelines/examples/penguin/
+Trainer. It does exactly what Lockgate's user code does (examples/penguin/
 preprocessing.py and model.py) plus what Lockgate's Trainer does around run_fn (TensorBoard
 logging, the raw-example serving export of components/trainer/export.py), because a TFX run_fn
 must export the model itself.

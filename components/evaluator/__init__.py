@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from pipelines.component import ComponentSpec, InputSpec, Params
+from pipelines.sdk import ComponentSpec, InputSpec, Params
 
 
 class ChangeThreshold(Params):

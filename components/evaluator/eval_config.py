@@ -20,7 +20,7 @@ import tf_keras as keras
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 
 from components.evaluator import EvaluatorParams, MetricConfig, MetricThreshold
-from pipelines.errors import LockgateError
+from pipelines.sdk import LockgateError
 
 CANDIDATE = "candidate"
 BASELINE = "baseline"

@@ -3,7 +3,7 @@
 The candidate (and the baseline, when MLMD resolved one) are served the raw serialized eval
 examples through their serving signature, exactly as TF Serving will call them, in one Beam
 pipeline run with the pipeline's beam_args. TFMA computes the metrics per slice and checks the
-thresholds; ``blessing.py`` writes its verdict in the layout of ``components.artifacts``.
+thresholds; ``blessing.py`` writes its verdict in the layout of ``pipelines.layout``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.tfxio import tensor_adapter, tf_example_record
 
-from components import artifacts
 from components.evaluator import EvaluatorParams
 from components.evaluator.blessing import (
     OVERALL,
@@ -39,8 +38,7 @@ from components.evaluator.eval_config import (
     metric_names,
 )
 from components.example_reader import ReadExamples
-from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.errors import DataError
+from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
 
 
 def run(ctx: ExecutionContext) -> ExecutorResult:
@@ -127,7 +125,7 @@ def _run_tfma(
 def _shared_model(
     artifact: Artifact, eval_config: tfma.EvalConfig, name: str, rubber_stamp: bool
 ) -> tfma.types.EvalSharedModel:
-    path = artifact.path / artifacts.SERVING_MODEL_DIR
+    path = artifact.path / layout.SERVING_MODEL_DIR
     if not (path / "saved_model.pb").is_file():
         raise DataError(
             f"the {name} Model artifact {artifact.id} has no serving SavedModel at {path}; "
@@ -231,19 +229,19 @@ def _message(
 def _load_schema(artifact: Artifact | None) -> schema_pb2.Schema | None:
     if artifact is None:
         return None
-    path = artifact.path / artifacts.SCHEMA_FILE
+    path = artifact.path / layout.SCHEMA_FILE
     if not path.is_file():
-        raise DataError(f"the Schema artifact has no {artifacts.SCHEMA_FILE}: expected {path}")
+        raise DataError(f"the Schema artifact has no {layout.SCHEMA_FILE}: expected {path}")
     return text_format.Parse(path.read_text(), schema_pb2.Schema())
 
 
 def _eval_files(examples: Artifact, split: str) -> list[str]:
-    files = artifacts.examples_files(examples, split)
+    files = layout.examples_files(examples, split)
     if not files:
         raise DataError(
             f"the Examples have no files for split '{split}' (expected "
-            f"{artifacts.split_dir(examples, split) / artifacts.EXAMPLES_GLOB}); their splits "
-            f"are {artifacts.split_names(examples)}: set the Evaluator's eval_split"
+            f"{layout.split_dir(examples, split) / layout.EXAMPLES_GLOB}); their splits "
+            f"are {layout.split_names(examples)}: set the Evaluator's eval_split"
         )
     return files
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from pipelines.component import ComponentSpec, Params
+from pipelines.sdk import ComponentSpec, Params
 
 ColumnType = Literal["int", "float", "string"]
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.errors import DataError
+from pipelines.sdk import DataError
 
 QUARANTINE_FILE = Path("quarantine") / "bad_rows.csv"  # inside the Examples artifact
 SAMPLE = 5  # rows quoted in an error message

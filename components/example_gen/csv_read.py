@@ -36,7 +36,7 @@ import pyarrow.csv as pacsv
 
 from components.example_gen.bad_rows import BadRow
 from components.example_gen.features import BYTES, FLOAT, INT
-from pipelines.errors import DataError
+from pipelines.sdk import DataError
 
 NUMERIC_TOLERANCE = 0.1
 BLOCK_SIZE = 1 << 20  # pyarrow's default unit of parallel parsing; 4 and 16 MiB were no faster

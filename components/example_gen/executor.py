@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pyarrow as pa
 
-from components.artifacts import set_split_names
 from components.example_gen import bad_rows
 from components.example_gen.bad_rows import BadRow
 from components.example_gen.csv_read import read_csv
@@ -31,9 +30,7 @@ from components.example_gen.row_hash import cell_keys, row_keys
 from components.example_gen.spans import resolve_files
 from components.example_gen.split_writer import Batch, Encoded, write_splits
 from components.tfrecord import TFRecordError, read_records, record_crcs
-from pipelines.component import ExecutionContext, ExecutorResult
-from pipelines.errors import DataError
-from pipelines.fingerprint import fingerprint_paths
+from pipelines.sdk import DataError, ExecutionContext, ExecutorResult, fingerprint_paths, layout
 
 if TYPE_CHECKING:
     from components.example_gen import ExampleGenParams
@@ -68,7 +65,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         if count == 0:
             ctx.log.warning("split %s is empty: %d rows are too few for weights %s",
                             name, good, params.splits)
-    set_split_names(out, list(counts))
+    layout.set_split_names(out, list(counts))
     out.properties.update(
         split_rows=json.dumps(counts),
         span=span,

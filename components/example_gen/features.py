@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from pipelines.errors import DataError
+from pipelines.sdk import DataError
 
 INT = pa.int64()
 FLOAT = pa.float32()

@@ -21,8 +21,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.component import config_path
-from pipelines.errors import DataError, LockgateError
+from pipelines.sdk import DataError, LockgateError, config_path
 
 if TYPE_CHECKING:
     from components.example_gen import ExampleGenParams

@@ -25,8 +25,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from components.artifacts import SPLIT_PREFIX
 from components.tfrecord import gzip_member
+from pipelines.sdk import layout
 
 ROWS_PER_SHARD = 500_000
 MAX_SHARDS = 64
@@ -124,7 +124,7 @@ class _ShardFiles:
     """The open file of each split for the current shard."""
 
     def __init__(self, out_dir: Path, names: list[str], shards: int) -> None:
-        self._dirs = {name: out_dir / f"{SPLIT_PREFIX}{name}" for name in names}
+        self._dirs = {name: out_dir / f"{layout.SPLIT_PREFIX}{name}" for name in names}
         for path in self._dirs.values():
             path.mkdir(parents=True, exist_ok=True)
         self._shards = shards

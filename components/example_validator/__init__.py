@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipelines.component import ComponentSpec, InputSpec, Params
+from pipelines.sdk import ComponentSpec, InputSpec, Params
 
 Severity = Literal["error", "warning"]
 
@@ -50,4 +50,5 @@ SPEC = ComponentSpec(
     outputs={"anomalies": "ExampleAnomalies"},
     executor="components.example_validator.executor:run",
     description="Validates statistics against the schema and halts on bad data.",
+    may_halt=True,
 )

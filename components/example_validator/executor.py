@@ -18,13 +18,19 @@ from tensorflow_data_validation.api.validation_api import validate_statistics_in
 from tensorflow_data_validation.api.validation_options import ValidationOptions
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-from components import artifacts
 from components.example_validator import ExampleValidatorParams
 from components.example_validator.report import Finding, SplitResult, write_reports
 from components.schema_gen.executor import read_schema
 from components.statistics_gen.executor import read_statistics
-from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.errors import ConfigError, ConfigIssue, DataError
+from pipelines.sdk import (
+    Artifact,
+    ConfigError,
+    ConfigIssue,
+    DataError,
+    ExecutionContext,
+    ExecutorResult,
+    layout,
+)
 
 _CONFIG = "the pipeline config"
 _HALTING = {"error": {"error"}, "warning": {"error", "warning"}, "never": set()}
@@ -35,16 +41,16 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     params = ctx.params
     assert isinstance(params, ExampleValidatorParams)
     statistics, schema_artifact = _required(ctx, "statistics"), _required(ctx, "schema")
-    schema = read_schema(Path(schema_artifact.uri) / artifacts.SCHEMA_FILE)
+    schema = read_schema(Path(schema_artifact.uri) / layout.SCHEMA_FILE)
     set_drift_comparators(schema, params.drift)
     options = ValidationOptions(severity_overrides=severity_overrides(params.severity_overrides))
     previous = ctx.one("previous_statistics")
-    previous_splits = set(artifacts.split_names(previous)) if previous else set()
+    previous_splits = set(layout.split_names(previous)) if previous else set()
 
-    splits = [s for s in artifacts.split_names(statistics) if s not in params.exclude_splits]
+    splits = [s for s in layout.split_names(statistics) if s not in params.exclude_splits]
     if not splits:
         raise DataError(f"no split left to validate: the statistics at {statistics.uri} have "
-                        f"splits {artifacts.split_names(statistics)} and exclude_splits removes "
+                        f"splits {layout.split_names(statistics)} and exclude_splits removes "
                         f"{params.exclude_splits}. Exclude fewer splits.")
     out = ctx.outputs["anomalies"]
     results = []
@@ -63,9 +69,9 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         anomalies = validate_statistics_internal(
             current, schema, previous_span_statistics=baseline, validation_options=options
         )
-        target = artifacts.split_dir(out, split)
+        target = layout.split_dir(out, split)
         target.mkdir(parents=True, exist_ok=True)
-        (target / artifacts.ANOMALIES_FILE).write_bytes(anomalies.SerializeToString())
+        (target / layout.ANOMALIES_FILE).write_bytes(anomalies.SerializeToString())
         results.append(SplitResult(
             split=split,
             statistics=current.datasets[0],
@@ -83,7 +89,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         "error_count": errors,
         "warning_count": len(findings) - errors,
     }
-    artifacts.set_split_names(out, splits)
+    layout.set_split_names(out, splits)
     out.properties.update(counts)
     out.properties["split_anomalies"] = json.dumps(
         {r.split: len(r.findings) for r in results}

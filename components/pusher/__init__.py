@@ -6,7 +6,7 @@ from pathlib import PurePath
 
 from pydantic import Field, field_validator
 
-from pipelines.component import ComponentSpec, InputSpec, Params
+from pipelines.sdk import ComponentSpec, InputSpec, Params
 
 
 class PusherParams(Params):

@@ -8,19 +8,19 @@ that instead of creating a duplicate version.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
-from components import artifacts
 from components.evaluator.markers import BLESSED_FILE, NOT_BLESSED_FILE, read_reason
 from components.pusher import PusherParams
-from components.pusher.serving import PushResult, push, serving_target
-from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.errors import DataError
-from pipelines.fingerprint import fingerprint_dir
-
-PUSH_FILE = "push.json"
+from pipelines.sdk import (
+    Artifact,
+    DataError,
+    ExecutionContext,
+    ExecutorResult,
+    fingerprint_dir,
+    layout,
+    serving,
+)
 
 
 def run(ctx: ExecutionContext) -> ExecutorResult:
@@ -33,13 +33,13 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         ctx.log.info("not pushing model %s: %s", model.id, reason)
         return ExecutorResult(outcome="skipped", message=f"not blessed: {reason}")
 
-    source = model.path / artifacts.SERVING_MODEL_DIR
+    source = model.path / layout.SERVING_MODEL_DIR
     if not (source / "saved_model.pb").is_file():
         raise DataError(
             f"the Model artifact {model.id} has no serving SavedModel at {source}; "
             "re-run the Trainer that produced it"
         )
-    target = serving_target(params.destination, params.model_name or ctx.pipeline_name)
+    target = serving.serving_target(params.destination, params.model_name or ctx.pipeline_name)
     identity = {
         "model_id": model.id,
         # The launcher records it on publish; executor tests have none, so compute it.
@@ -47,10 +47,10 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     }
     ctx.progress(0, None, f"copying the model into {target.model_dir}")
     started = time.monotonic()
-    result = push(source, target, identity)
+    result = serving.push(source, target, identity)
     seconds = time.monotonic() - started
 
-    write_pushed_model(ctx.outputs["pushed_model"], result, target.root, target.model_name,
+    serving.write_pushed_model(ctx.outputs["pushed_model"], result, target.root, target.model_name,
                        model.id)
     if result.created:
         message = f"pushed as version {result.version} to {result.path}"
@@ -79,36 +79,6 @@ def unblessed_reason(blessing: Artifact, model: Artifact) -> str | None:
             "Pusher's model and blessing to the same Evaluator run"
         )
     return None
-
-
-def write_pushed_model(
-    output: Artifact, result: PushResult, root: Path, model_name: str, model_id: int | None,
-    **extra: object,
-) -> dict[str, object]:
-    """push.json and the PushedModel properties; shared with ``lockgate rollback``."""
-    record: dict[str, object] = {
-        "model_name": model_name,
-        "version": result.version,
-        "path": str(result.path),
-        "destination": str(root),
-        "model_id": model_id,
-        "model_fingerprint": result.record.get("model_fingerprint"),
-        "pushed_at": result.record.get("pushed_at"),
-        "new_version": result.created,
-        **extra,
-    }
-    output.path.mkdir(parents=True, exist_ok=True)
-    (output.path / PUSH_FILE).write_text(json.dumps(record, indent=2) + "\n")
-    output.properties.update({
-        "version": result.version,
-        "destination": str(root),
-        "model_name": model_name,
-        "path": str(result.path),
-        "new_version": int(result.created),
-    })
-    if model_id is not None:
-        output.properties["model_id"] = model_id
-    return record
 
 
 def _required(ctx: ExecutionContext, name: str) -> Artifact:

@@ -13,10 +13,15 @@ import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components import artifacts
 from components.schema_gen import SchemaGenParams
-from pipelines.component import ExecutionContext, ExecutorResult
-from pipelines.errors import ConfigError, ConfigIssue, DataError
+from pipelines.sdk import (
+    ConfigError,
+    ConfigIssue,
+    DataError,
+    ExecutionContext,
+    ExecutorResult,
+    layout,
+)
 
 _KEY = "SchemaGen.params.schema_file"
 
@@ -24,7 +29,7 @@ _KEY = "SchemaGen.params.schema_file"
 def run(ctx: ExecutionContext) -> ExecutorResult:
     params = ctx.params
     assert isinstance(params, SchemaGenParams)
-    target = Path(ctx.outputs["schema"].uri) / artifacts.SCHEMA_FILE
+    target = Path(ctx.outputs["schema"].uri) / layout.SCHEMA_FILE
     if params.schema_file:
         source = ctx.resolve_path(params.schema_file)
         schema = parse_schema_file(source, key=_KEY)

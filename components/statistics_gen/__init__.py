@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pipelines.component import ComponentSpec, InputSpec, Params
+from pipelines.sdk import ComponentSpec, InputSpec, Params
 
 
 class StatisticsGenParams(Params):

@@ -22,12 +22,10 @@ import tensorflow_data_validation as tfdv
 from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from components import artifacts
 from components.example_reader import ReadExamples
 from components.schema_gen.executor import read_schema
 from components.statistics_gen import StatisticsGenParams
-from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.errors import DataError
+from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
 
 
 def run(ctx: ExecutionContext) -> ExecutorResult:
@@ -40,7 +38,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     files = {split: _split_files(examples, split) for split in splits}
     schema_artifact = ctx.one("schema")
     schema = (
-        read_schema(Path(schema_artifact.uri) / artifacts.SCHEMA_FILE)
+        read_schema(Path(schema_artifact.uri) / layout.SCHEMA_FILE)
         if schema_artifact else None
     )
 
@@ -53,7 +51,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
 
     rows = {split: read_statistics(out, split).datasets[0].num_examples for split in splits}
     ctx.progress(len(splits), len(splits), "statistics written")
-    artifacts.set_split_names(out, splits)
+    layout.set_split_names(out, splits)
     out.properties["split_rows"] = json.dumps(rows)
     features = len(read_statistics(out, splits[0]).datasets[0].features)
     for split, count in rows.items():
@@ -83,14 +81,14 @@ def compute_statistics(
         options.schema = schema
     pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
     for split, split_files in files.items():
-        target = artifacts.split_dir(out, split)
+        target = layout.split_dir(out, split)
         target.mkdir(parents=True, exist_ok=True)
         _ = (
             pipeline
             | f"Read[{split}]" >> ReadExamples(split_files)
             | f"Statistics[{split}]" >> tfdv.GenerateStatistics(options)
             | f"Write[{split}]" >> tfdv.WriteStatisticsToBinaryFile(
-                str(target / artifacts.STATS_FILE)
+                str(target / layout.STATS_FILE)
             )
         )
     try:
@@ -126,11 +124,11 @@ def _mixed_type_error(text: str) -> DataError | None:
 
 def read_statistics(artifact: Artifact, split: str) -> statistics_pb2.DatasetFeatureStatisticsList:
     """The statistics of one split of an ExampleStatistics artifact."""
-    path = artifacts.split_dir(artifact, split) / artifacts.STATS_FILE
+    path = layout.split_dir(artifact, split) / layout.STATS_FILE
     if not path.is_file():
         raise DataError(
             f"the statistics artifact {artifact.uri} has no split '{split}' ({path} is missing); "
-            f"its splits are: {', '.join(artifacts.split_names(artifact)) or 'none'}"
+            f"its splits are: {', '.join(layout.split_names(artifact)) or 'none'}"
         )
     stats = tfdv.load_stats_binary(str(path))
     if not stats.datasets:
@@ -139,7 +137,7 @@ def read_statistics(artifact: Artifact, split: str) -> statistics_pb2.DatasetFea
 
 
 def _chosen_splits(ctx: ExecutionContext, examples: Artifact, exclude: list[str]) -> list[str]:
-    available = artifacts.split_names(examples)
+    available = layout.split_names(examples)
     unknown = sorted(set(exclude) - set(available))
     if unknown:
         ctx.log.warning("exclude_splits names %s, which the examples do not have (splits: %s)",
@@ -154,9 +152,9 @@ def _chosen_splits(ctx: ExecutionContext, examples: Artifact, exclude: list[str]
 
 
 def _split_files(examples: Artifact, split: str) -> list[str]:
-    files = artifacts.examples_files(examples, split)
+    files = layout.examples_files(examples, split)
     if not files:
-        where = artifacts.split_dir(examples, split) / artifacts.EXAMPLES_GLOB
+        where = layout.split_dir(examples, split) / layout.EXAMPLES_GLOB
         raise DataError(
             f"split '{split}' of the examples has no data files ({where} matches nothing); "
             "re-run ExampleGen, or add the split to exclude_splits"

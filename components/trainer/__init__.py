@@ -6,13 +6,13 @@ from typing import Any
 
 from pydantic import Field
 
-from pipelines.component import ComponentSpec, InputSpec, Params
+from pipelines.sdk import ComponentSpec, InputSpec, Params
 
 
 class TrainerParams(Params):
     module_file: str = Field(
         description="Python file defining run_fn(args: TrainerArgs), which trains and returns "
-        "a tf_keras model over the transformed features (see components/trainer/fn_args.py)."
+        "a tf_keras model over the transformed features (see pipelines/trainer_args.py)."
     )
     run_fn: str = Field("run_fn", description="Its name in the module.")
     label_key: str = Field(

@@ -14,17 +14,23 @@ from typing import Any
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from components import artifacts
 from components.trainer import TrainerParams
 from components.trainer.export import (
     export_serving_model,
     serving_input_features,
     unservable_inputs,
 )
-from components.trainer.fn_args import TrainerArgs
-from components.user_code import UserFunction, load_user_function
-from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.errors import DataError, UserCodeError
+from pipelines.sdk import (
+    Artifact,
+    DataError,
+    ExecutionContext,
+    ExecutorResult,
+    TrainerArgs,
+    UserCodeError,
+    UserFunction,
+    layout,
+    load_user_function,
+)
 
 # TensorBoard gets about this many points of the batch-level training curve.
 _CURVE_POINTS = 50
@@ -46,12 +52,12 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         )
     run_fn = load_user_function(ctx, params.module_file, params.run_fn)
     model_out, run_out = ctx.outputs["model"], ctx.outputs["model_run"]
-    serving_dir = model_out.path / artifacts.SERVING_MODEL_DIR
+    serving_dir = model_out.path / layout.SERVING_MODEL_DIR
     args = TrainerArgs(
         train_files=_split_files(examples, params.train_split),
         eval_files=_split_files(examples, params.eval_split),
         transform_output=graph.uri,
-        schema_path=str(schema.path / artifacts.SCHEMA_FILE),
+        schema_path=str(schema.path / layout.SCHEMA_FILE),
         label_key=params.label_key,
         train_steps=params.train_steps,
         eval_steps=params.eval_steps,
@@ -178,11 +184,11 @@ def _required(ctx: ExecutionContext, name: str) -> Artifact:
 
 
 def _split_files(examples: Artifact, split: str) -> list[str]:
-    files = artifacts.examples_files(examples, split)
+    files = layout.examples_files(examples, split)
     if not files:
         raise DataError(
             f"the transformed Examples have no files for split '{split}' (expected "
-            f"{artifacts.split_dir(examples, split) / artifacts.EXAMPLES_GLOB}); their splits "
-            f"are {artifacts.split_names(examples)}: set Trainer's train_split/eval_split"
+            f"{layout.split_dir(examples, split) / layout.EXAMPLES_GLOB}); their splits "
+            f"are {layout.split_names(examples)}: set Trainer's train_split/eval_split"
         )
     return files

@@ -2,7 +2,7 @@
 every split, in one Beam pipeline, with tf.Transform.
 
 Writes the tf.Transform output (the transform graph the Trainer bakes into the serving model)
-and the transformed examples in the Examples layout of ``components.artifacts``.
+and the transformed examples in the Examples layout of ``pipelines.layout``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,18 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import metadata_io
 from tfx_bsl.public import tfxio
 
-from components import artifacts
 from components.example_reader import ReadExamples
 from components.transform import TransformParams
-from components.user_code import UserFunction, load_user_function
-from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.errors import DataError, UserCodeError
+from pipelines.sdk import (
+    Artifact,
+    DataError,
+    ExecutionContext,
+    ExecutorResult,
+    UserCodeError,
+    UserFunction,
+    layout,
+    load_user_function,
+)
 
 _METRICS_NAMESPACE = "lockgate.transform"
 _TEMP_DIR = ".tft-tmp"  # inside the staging output, so every Beam worker can reach it
@@ -38,9 +44,9 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     params = ctx.params
     assert isinstance(params, TransformParams)
     examples, schema_artifact = _required(ctx, "examples"), _required(ctx, "schema")
-    schema = load_schema(Path(schema_artifact.uri) / artifacts.SCHEMA_FILE)
+    schema = load_schema(Path(schema_artifact.uri) / layout.SCHEMA_FILE)
 
-    available = artifacts.split_names(examples)
+    available = layout.split_names(examples)
     analyze_splits = _check_splits("analyze_splits", params.analyze_splits, available)
     transform_splits = _check_splits(
         "transform_splits", params.transform_splits or available, available
@@ -60,7 +66,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
-    artifacts.set_split_names(examples_out, transform_splits)
+    layout.set_split_names(examples_out, transform_splits)
     examples_out.properties["split_rows"] = json.dumps(rows)
     graph_out.properties["analyze_splits"] = json.dumps(analyze_splits)
     summary = ", ".join(f"{split}: {count}" for split, count in rows.items())
@@ -115,7 +121,7 @@ def _run_pipeline(
         _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(graph_out.uri)
 
         for split in transform_splits:
-            out_dir = artifacts.split_dir(examples_out, split)
+            out_dir = layout.split_dir(examples_out, split)
             out_dir.mkdir(parents=True, exist_ok=True)
             counter = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, _rows_metric(split))
             transformed = ((raw[split], adapter_config), transform_fn) | (
@@ -198,10 +204,10 @@ def _check_splits(param: str, wanted: list[str], available: list[str]) -> list[s
 
 
 def _split_files(examples: Artifact, split: str) -> list[str]:
-    files = artifacts.examples_files(examples, split)
+    files = layout.examples_files(examples, split)
     if not files:
         raise DataError(
             f"split '{split}' of the input Examples has no data files: expected "
-            f"{artifacts.split_dir(examples, split) / artifacts.EXAMPLES_GLOB}"
+            f"{layout.split_dir(examples, split) / layout.EXAMPLES_GLOB}"
         )
     return files

@@ -31,10 +31,6 @@ from pipelines.errors import ConfigError, ConfigIssue, LockgateError
 from pipelines.graph import Pipeline, build_pipeline
 
 CONFIG_DIR_ENV = "LOCKGATE_CONFIG_DIR"
-# Components that may halt the run (``halted``). The local runner stops at a halt and runs nodes
-# in order, so in Airflow every later node must wait for the gate, not only its data consumers:
-# Transform reads ExampleGen's examples and SchemaGen's schema, never the validator's anomalies.
-GATE_COMPONENTS = frozenset({"ExampleValidator"})
 
 
 def config_dir(dag_file: str | Path) -> Path:
@@ -108,13 +104,16 @@ def dag_for_pipeline(pipeline: Pipeline) -> LockgateDAG:
 def task_upstream(pipeline: Pipeline) -> dict[str, set[str]]:
     """Each task's upstream tasks: the node's data upstream, plus the gate before it.
 
-    A gate gets an edge to each later node that has no data upstream after the gate; the rest
-    wait for the gate through those.
+    A gate is a component whose spec says ``may_halt``. The local runner stops at a halt and
+    runs nodes in order, so in Airflow every later node must wait for the gate too, not only
+    its data consumers: Transform reads ExampleGen's examples and SchemaGen's schema, never the
+    validator's anomalies. A gate gets an edge to each later node that has no data upstream
+    after the gate; the rest wait for the gate through those.
     """
     order = pipeline.order
     upstream = {n: set(pipeline.nodes[n].upstream) for n in order}
     for position, gate in enumerate(order):
-        if pipeline.nodes[gate].spec.name not in GATE_COMPONENTS:
+        if not pipeline.nodes[gate].spec.may_halt:
             continue
         later = order[position + 1:]
         for node_id in later:
@@ -125,7 +124,7 @@ def task_upstream(pipeline: Pipeline) -> dict[str, set[str]]:
 
 def _outlets(pipeline: Pipeline, node_id: str) -> list[Asset]:
     node = pipeline.nodes[node_id]
-    if node.spec.name != "Pusher":
+    if "PushedModel" not in node.spec.outputs.values():
         return []
     model_name = getattr(node.entry.params, "model_name", None) or pipeline.name
     return [pushed_model_asset(pipeline.name, model_name)]

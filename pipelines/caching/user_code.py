@@ -1,22 +1,100 @@
-"""Fingerprints of the pipeline author's code that a component runs."""
+"""Fingerprints of the author's code that a component runs: the file and what it imports.
+
+A module's fingerprint covers the module and the local modules it imports, directly or not,
+found by reading its ``import`` statements (``ast``, nothing is executed). "Local" means a file
+under the module's root: its own folder, or, when that folder is a package, the folder above
+the top package. So editing ``model.py`` does not change the fingerprint of ``preprocessing.py``
+beside it, while editing a ``helpers.py`` that ``preprocessing.py`` imports does.
+"""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from pathlib import Path
 
 from pipelines.fingerprint import fingerprint_paths
 
 
+def module_root(path: Path) -> Path:
+    """The folder that ``path``'s imports are resolved against (a ``sys.path`` entry)."""
+    root = path.parent
+    while (root / "__init__.py").is_file():
+        root = root.parent
+    return root
+
+
 def code_files(path: Path) -> list[Path]:
-    """A Python module brings its sibling modules (it may import them); other files stand alone."""
-    if path.suffix == ".py" and path.parent.is_dir():
-        return sorted(p for p in path.parent.glob("*.py") if p.is_file())
-    return [path]
+    """``path`` and, for a Python module, every local module it imports, sorted."""
+    if path.suffix != ".py" or not path.is_file():
+        return [path]
+    root = module_root(path)
+    found: set[Path] = set()
+    pending = [path.resolve()]
+    while pending:
+        current = pending.pop()
+        if current in found:
+            continue
+        found.add(current)
+        pending.extend(p for p in _local_imports(current, root.resolve()) if p not in found)
+    return sorted(found)
 
 
 def user_code_fingerprint(paths: Iterable[Path]) -> str:
     """Fingerprint of every file behind ``paths``; a missing file still yields a stable value,
     so the executor, not the cache, reports it."""
-    # Names are taken relative to each module's folder, so moving the repo keeps the cache.
-    return "-".join(fingerprint_paths(code_files(p), root=p.parent) for p in paths)
+    # Names are taken relative to each module's root, so moving the repo keeps the cache.
+    return "-".join(fingerprint_paths(code_files(p), root=module_root(p)) for p in paths)
+
+
+def _local_imports(path: Path, root: Path) -> set[Path]:
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, OSError):
+        return set()  # the import itself will report it
+    package = _package_parts(path, root)
+    files: set[Path] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                files |= _module_files(root, alias.name.split("."))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1] if node.level <= len(
+                    package) + 1 else []
+            else:
+                base = []
+            parts = base + (node.module.split(".") if node.module else [])
+            files |= _module_files(root, parts)
+            for alias in node.names:  # `from pkg import mod` may name a submodule
+                files |= _module_files(root, [*parts, alias.name], leaf_only=True)
+    return files
+
+
+def _package_parts(path: Path, root: Path) -> list[str]:
+    """The dotted package ``path`` is in, relative to ``root`` (empty for a top-level file)."""
+    try:
+        return list(path.parent.relative_to(root).parts)
+    except ValueError:
+        return []
+
+
+def _module_files(root: Path, parts: list[str], leaf_only: bool = False) -> set[Path]:
+    """The files importing ``parts`` runs under ``root``: each package's ``__init__`` and the
+    module itself. Nothing when the module is not under ``root`` (the stdlib, installed ones)."""
+    if not parts:
+        return set()
+    files: set[Path] = set()
+    folder = root
+    for depth, part in enumerate(parts, start=1):
+        module, package = folder / f"{part}.py", folder / part / "__init__.py"
+        last = depth == len(parts)
+        if package.is_file():
+            if last or not leaf_only:
+                files.add(package)
+            folder = folder / part
+        elif module.is_file() and last:
+            files.add(module)
+        else:
+            return files if not leaf_only else set()
+    return files

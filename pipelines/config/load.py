@@ -5,15 +5,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from components import REGISTRY
+from pipelines.component import ComponentSpec, Params
 from pipelines.config.envsubst import expand
 from pipelines.config.models import PipelineConfig
 from pipelines.config.yaml_source import KeyPath, line_of, load_with_lines
 from pipelines.errors import ConfigError, ConfigIssue
+
+if TYPE_CHECKING:
+    from pipelines.graph import Pipeline
 
 
 def load_config(path: str | Path) -> PipelineConfig:
@@ -21,8 +24,43 @@ def load_config(path: str | Path) -> PipelineConfig:
     from pipelines.graph import build_pipeline  # the graph checks are part of validity
 
     config = parse_config(path)
-    build_pipeline(config)
+    pipeline = build_pipeline(config)
+    issues = [*_user_code_missing(config), *_component_checks(pipeline)]
+    if issues:
+        raise ConfigError(_in_order(issues))
     return config
+
+
+def _user_code_missing(config: PipelineConfig) -> Iterable[ConfigIssue]:
+    """Every param a spec names as user code must point at a file that exists."""
+    for index, entry in enumerate(config.components):
+        for name in entry.spec.user_code_params:
+            value = getattr(entry.params, name, None)
+            if value and not config.resolve_path(str(value)).exists():
+                yield issue_at(config, ("components", index, "params", name),
+                               f"{config.resolve_path(str(value))} does not exist (relative "
+                               "paths are relative to the config's folder)")
+
+
+def _component_checks(pipeline: Pipeline) -> Iterable[ConfigIssue]:
+    """The ``checks`` of each node's spec, placed at the lines of the params they are about."""
+    from pipelines.component import CheckContext, load_callable
+
+    config = pipeline.config
+    for index, entry in enumerate(config.components):
+        node = pipeline.nodes[entry.node_id]
+        if node.spec.checks is None:
+            continue
+        checks = node.spec.checks
+        check = load_callable(checks) if isinstance(checks, str) else checks
+        upstream = {
+            channel.name: (pipeline.nodes[channel.producer].spec,
+                           pipeline.nodes[channel.producer].entry.params)
+            for channel in node.channels if channel.producer
+        }
+        context = CheckContext(config.config_dir, node.id, upstream)
+        for key_path, message in check(entry.params, context):
+            yield issue_at(config, ("components", index, "params", *key_path), message)
 
 
 def parse_config(path: str | Path) -> PipelineConfig:
@@ -51,16 +89,59 @@ def parse_config(path: str | Path) -> PipelineConfig:
         issues.append(ConfigIssue(display, 1, "", "a config must be a mapping with `pipeline:` "
                                   "and `components:`"))
         raise ConfigError(issues)
+    config: PipelineConfig | None = None
     try:
         config = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         issues.extend(_issues(exc, data, lines, display))
-        raise ConfigError(sorted(issues, key=lambda i: (i.line or 0, i.key))) from None
-    if issues:
-        raise ConfigError(issues)
+    # Components are checked even when the rest is wrong, so every problem shows at once.
+    resolved = _resolve_components(data, lines, display, file.resolve().parent, issues)
+    if issues or config is None:
+        raise ConfigError(_in_order(issues))
+    entries = [entry.resolved(*found) for entry, found in zip(config.components, resolved,
+                                                               strict=True)]
+    config = config.model_copy(update={"components": entries})
     config._source = file.resolve()
     config._lines = lines
     return config
+
+
+def _resolve_components(
+    data: dict[str, Any], lines: dict[KeyPath, int], file: str, config_dir: Path,
+    issues: list[ConfigIssue],
+) -> list[tuple[ComponentSpec, Params]]:
+    """Each raw entry's spec, and its params validated by that spec's own model."""
+    from pipelines.registry import ComponentNotFound, resolve
+
+    raw_entries = data.get("components")
+    found = []
+    for index, raw in enumerate(raw_entries if isinstance(raw_entries, list) else []):
+        if not isinstance(raw, dict) or not isinstance(raw.get("component"), str):
+            continue  # the model's own validation reports it
+        where: KeyPath = ("components", index)
+        try:
+            spec = resolve(raw["component"], config_dir)
+        except ComponentNotFound as exc:
+            issues.append(ConfigIssue(file, line_of((*where, "component"), lines),
+                                      dotted((*where, "component")), str(exc)))
+            continue
+        params = raw.get("params")
+        params = {} if params is None else params
+        if not isinstance(params, dict):
+            issues.append(ConfigIssue(file, line_of((*where, "params"), lines),
+                                      dotted((*where, "params")),
+                                      f"params must be a mapping of {spec.name}'s parameters"))
+            continue
+        try:
+            found.append((spec, spec.params.model_validate(params)))
+        except ValidationError as exc:
+            issues.extend(_issues(exc, params, lines, file, root=spec.params,
+                                  prefix=(*where, "params")))
+    return found
+
+
+def _in_order(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    return sorted(issues, key=lambda i: (i.line or 0, i.key))
 
 
 def issue_at(config: PipelineConfig, key_path: KeyPath, message: str) -> ConfigIssue:
@@ -77,24 +158,19 @@ def dotted(key_path: Iterable[str | int]) -> str:
 
 
 def _issues(
-    exc: ValidationError, data: dict[str, Any], lines: dict[KeyPath, int], file: str
+    exc: ValidationError, data: dict[str, Any], lines: dict[KeyPath, int], file: str,
+    root: type[BaseModel] = PipelineConfig, prefix: KeyPath = (),
 ) -> list[ConfigIssue]:
+    """One issue per pydantic error; ``data`` was validated by ``root``, found at ``prefix``."""
     issues = []
     for error in exc.errors():
-        key_path, model = _data_path(error["loc"], data)
+        key_path, model = _data_path(error["loc"], data, root)
+        key_path = (*prefix, *key_path)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key" + _hint(str(key_path[-1]), _fields(model))
-        elif error["type"] == "union_tag_invalid":
-            given = str(error.get("input", {}).get("component", "")) if isinstance(
-                error.get("input"), dict) else ""
-            key_path = (*key_path, "component")
-            message = f"unknown component '{given}'" + _hint(given, REGISTRY) + (
-                f"; valid components: {', '.join(REGISTRY)}"
-            )
-        elif error["type"] == "union_tag_not_found":
-            key_path = (*key_path, "component")
-            message = f"missing `component:`; valid components: {', '.join(REGISTRY)}"
+            if model is not None and model is not PipelineConfig:
+                message += f"; valid keys: {', '.join(_fields(model))}"
         elif error["type"] == "missing":
             message = "required key is missing"
         elif message.startswith("Value error, "):
@@ -104,12 +180,12 @@ def _issues(
 
 
 def _data_path(
-    loc: tuple[str | int, ...], data: Any
+    loc: tuple[str | int, ...], data: Any, root: type[BaseModel]
 ) -> tuple[KeyPath, type[BaseModel] | None]:
     """Drop pydantic's union tags from ``loc`` and find the model the last key belongs to."""
     path: list[str | int] = []
     node: Any = data
-    candidates: list[type[BaseModel]] = [PipelineConfig]
+    candidates: list[type[BaseModel]] = [root]
     owner: type[BaseModel] | None = None  # the model that declares the last key
     for part in loc:
         tagged = [c for c in candidates if _has_tag(c, part)]

@@ -6,15 +6,12 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
-from components import REGISTRY
-from pipelines.component import Params, config_path
+from pipelines.component import NAME_PATTERN, ComponentSpec, Params, config_path
 from pipelines.home import lockgate_home
-
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 # No runner or DirectRunner mode given: each execution picks the mode that measured fastest
 # for its data's size (pipelines/beam_mode.py).
@@ -66,13 +63,18 @@ class AirflowSection(Section):
 
 
 class ComponentEntry(BaseModel):
-    """Fields every component entry shares; ``params`` is typed per component."""
+    """One entry of ``components:``. The loader resolves ``component`` to its spec and validates
+    ``params`` with the spec's own params model (``pipelines.config.load``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    component: str
+    component: str = Field(
+        description="A registered component (ExampleGen, Trainer, ...) or the import path of "
+        "one of your own, 'package.module:name', searched for beside the config first."
+    )
     name: str | None = Field(
-        None, pattern=NAME_PATTERN, description="Node id; defaults to the component in snake_case."
+        None, pattern=NAME_PATTERN,
+        description="Node id; defaults to the component's name in snake_case.",
     )
     inputs: dict[str, str] = Field(
         default_factory=dict,
@@ -80,35 +82,31 @@ class ComponentEntry(BaseModel):
         "takes the nearest upstream output of its type.",
     )
     cache: bool | None = Field(None, description="Overrides the pipeline's `cache`.")
-    params: Params
+    # A mapping as written until the loader validates it into the component's params model.
+    params: Any = Field(default_factory=dict)
+
+    _spec: ComponentSpec | None = PrivateAttr(default=None)
+
+    @property
+    def spec(self) -> ComponentSpec:
+        if self._spec is None:
+            raise RuntimeError(f"component '{self.component}' was not resolved; load the "
+                               "config with pipelines.config.load_config")
+        return self._spec
 
     @property
     def node_id(self) -> str:
-        return self.name or re.sub(r"(?<!^)(?=[A-Z])", "_", self.component).lower()
+        return self.name or snake_case(self._spec.name if self._spec else self.component)
+
+    def resolved(self, spec: ComponentSpec, params: Params) -> ComponentEntry:
+        """This entry with its spec and its validated params."""
+        entry = self.model_copy(update={"params": params})
+        entry._spec = spec
+        return entry
 
 
-def _entry_model(component: str, params: type[Params]) -> type[ComponentEntry]:
-    """``ComponentEntry`` with ``component`` fixed to one name and ``params`` typed for it."""
-    fields: dict[str, Any] = {
-        "component": (Literal[component], ...),
-        "params": (params, Field(default_factory=params)) if _all_defaults(params)
-        else (params, ...),
-    }
-    return create_model(f"{component}Entry", __base__=ComponentEntry, **fields)
-
-
-def _all_defaults(params: type[Params]) -> bool:
-    return all(not f.is_required() for f in params.model_fields.values())
-
-
-ENTRY_MODELS = {name: _entry_model(name, spec.params) for name, spec in REGISTRY.items()}
-if TYPE_CHECKING:
-    AnyEntry = ComponentEntry
-else:  # a union discriminated by `component`, so errors and the JSON Schema are per component
-    AnyEntry = Annotated[
-        Union[tuple(ENTRY_MODELS.values())],  # noqa: UP007  (built at runtime)
-        Field(discriminator="component"),
-    ]
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class PipelineConfig(BaseModel):
@@ -125,7 +123,7 @@ class PipelineConfig(BaseModel):
     )
     cache: bool = True
     airflow: AirflowSection = Field(default_factory=AirflowSection)
-    components: list[AnyEntry] = Field(min_length=1)
+    components: list[ComponentEntry] = Field(min_length=1)
 
     _source: Path = PrivateAttr(default=Path("<memory>"))
     # Line of every key path in the source file, for errors found after validation.
@@ -160,7 +158,37 @@ class PipelineConfig(BaseModel):
 
 
 def json_schema() -> dict[str, Any]:
-    schema = PipelineConfig.model_json_schema()
+    """The config's JSON Schema, with each registered component's entry typed exactly and any
+    other entry accepted as an import path with free-form params."""
+    from pipelines.registry import registered, spec_for
+
+    entries = [_entry_model(name, spec_for(name).params) for name in sorted(registered())]
+    entries.append(create_model(
+        "ImportPathEntry", __base__=ComponentEntry,
+        component=(str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+                              description="package.module:name of your own component")),
+        params=(dict[str, Any], Field(default_factory=dict)),
+    ))
+    entry_union: Any = Union[tuple(entries)]  # noqa: UP007  (built at runtime)
+    schema_model = create_model(
+        "PipelineConfigSchema", __base__=PipelineConfig,
+        components=(list[entry_union], Field(min_length=1)),
+    )
+    schema = schema_model.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Lockgate pipeline config"
     return schema
+
+
+def _entry_model(component: str, params: type[Params]) -> type[ComponentEntry]:
+    """``ComponentEntry`` with ``component`` fixed to one name and ``params`` typed for it."""
+    fields: dict[str, Any] = {
+        "component": (Literal[component], ...),
+        "params": (params, Field(default_factory=params)) if _all_defaults(params)
+        else (params, ...),
+    }
+    return create_model(f"{component}Entry", __base__=ComponentEntry, **fields)
+
+
+def _all_defaults(params: type[Params]) -> bool:
+    return all(not f.is_required() for f in params.model_fields.values())

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2 as pb
 
+# Declared properties of the standard artifact types. An author's own type has none: all its
+# properties are custom properties, which MLMD stores just the same.
 ARTIFACT_TYPES: dict[ArtifactType, dict[str, str]] = {
     "Examples": {"span": "INT", "version": "INT", "split_names": "STRING"},
     "ExampleStatistics": {"span": "INT", "split_names": "STRING"},
@@ -35,6 +37,8 @@ ARTIFACT_TYPES: dict[ArtifactType, dict[str, str]] = {
     "ModelRun": {},
     "ModelEvaluation": {},
     "ModelBlessing": {"blessed": "INT"},
+    "InfraBlessing": {"blessed": "INT"},
+    "InferenceResult": {},
     "PushedModel": {"version": "INT"},
 }
 EXECUTION_PROPERTIES = {
@@ -125,7 +129,7 @@ class LineageStore:
         return self._type_ids[key]
 
     def artifact_type_id(self, name: ArtifactType) -> int:
-        return self._type_id("artifact", name, ARTIFACT_TYPES[name])
+        return self._type_id("artifact", name, ARTIFACT_TYPES.get(name, {}))
 
     def execution_type_id(self, spec: ComponentSpec) -> int:
         return self._type_id("execution", f"lockgate.{spec.name}", EXECUTION_PROPERTIES)
@@ -264,7 +268,7 @@ class LineageStore:
         """
         [execution] = self.mlmd.get_executions_by_id([execution_id])
         execution.last_known_state = getattr(self.pb.Execution, state)
-        _set(execution.properties, outcome=outcome, message=message[:4000])
+        _set(execution.properties, outcome=outcome, message=_bounded(message))
         _set(execution.custom_properties, **(properties or {}))
         events = self._events(inputs or {}, self.pb.Event.INPUT)
         events += self._events(outputs or {}, self.pb.Event.OUTPUT, new_state="LIVE")
@@ -396,7 +400,7 @@ class LineageStore:
     # ----- conversion between our Artifact and MLMD's
     def _to_proto(self, artifact: Artifact) -> pb.Artifact:
         proto = self.pb.Artifact(type_id=self.artifact_type_id(artifact.type), uri=artifact.uri)
-        declared = ARTIFACT_TYPES[artifact.type]
+        declared = ARTIFACT_TYPES.get(artifact.type, {})
         _set(proto.properties, **{k: v for k, v in artifact.properties.items() if k in declared})
         _set(proto.custom_properties,
              **{k: v for k, v in artifact.properties.items() if k not in declared})
@@ -409,10 +413,14 @@ class LineageStore:
         return Artifact(type=type_name, uri=proto.uri, id=proto.id, properties=properties)
 
     def _type_name(self, type_id: int) -> ArtifactType:
-        for name in ARTIFACT_TYPES:
-            if self.artifact_type_id(name) == type_id:
-                return name
-        raise MetadataError(f"artifact type id {type_id} is not a Lockgate type")
+        for key, known in self._type_ids.items():
+            if known == type_id and key.startswith("artifact:"):
+                return key.removeprefix("artifact:")
+        [found] = self.mlmd.get_artifact_types_by_id([type_id]) or [None]
+        if found is None:
+            raise MetadataError(f"ML Metadata has no artifact type with id {type_id}")
+        self._type_ids[f"artifact:{found.name}"] = type_id
+        return str(found.name)
 
 
 def _set(target: Any, **values: Any) -> None:
@@ -430,6 +438,14 @@ def _set(target: Any, **values: Any) -> None:
             target[key].string_value = value
         else:
             target[key].string_value = json.dumps(value, sort_keys=True, default=str)
+
+
+def _bounded(message: str, limit: int = 4000) -> str:
+    """A long message keeps its head (the summary) and its tail (where it ends)."""
+    if len(message) <= limit:
+        return message
+    half = limit // 2
+    return f"{message[:half]}\n[... {len(message) - limit} characters ...]\n{message[-half:]}"
 
 
 def _value(value: Any) -> Any:

@@ -19,7 +19,7 @@ from pipelines.errors import DataError
 from tests.helpers import REPO, executor_context
 from tests.penguin_data import LABEL, PENGUIN_PREPROCESSING, penguin_inputs, run_transform
 
-PENGUIN_MODEL = REPO / "pipelines" / "examples" / "penguin" / "model.py"
+PENGUIN_MODEL = REPO / "examples" / "penguin" / "model.py"
 ACCURACY = "sparse_categorical_accuracy"
 
 
@@ -222,7 +222,7 @@ def test_pooch_bug_is_not_blessed_by_the_shipped_pupdates_evaluator(
     schema = Artifact("Schema", str(tmp_path / "schema"))
     schema.path.mkdir()
     shutil.copy(REPO / "schemas" / "pupdates" / "schema.pbtxt", schema.path / "schema.pbtxt")
-    example = REPO / "pipelines" / "examples" / "pupdates"
+    example = REPO / "examples" / "pupdates"
     transform = run_transform(tmp_path / "transform", (examples, schema),
                               example / "preprocessing.py")
     keras.utils.set_random_seed(7)

@@ -15,16 +15,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components import artifacts
 from components.example_gen import ExampleGenParams
 from components.example_gen.executor import run
 from components.example_gen.spans import fingerprint, resolve_files
 from components.tfrecord import frame, read_records, record_crcs
 from pipelines.component import Artifact, ExecutionContext
 from pipelines.errors import DataError
+from pipelines.sdk import layout
 from tests.helpers import REPO, executor_context
 
-PENGUIN_CSV = REPO / "pipelines" / "examples" / "penguin" / "data" / "penguins_processed.csv"
+PENGUIN_CSV = REPO / "examples" / "penguin" / "data" / "penguins_processed.csv"
 PENGUIN_COLUMNS = ["species", "culmen_length_mm", "culmen_depth_mm", "flipper_length_mm",
                    "body_mass_g"]
 
@@ -44,7 +44,7 @@ def decoded_rows(artifact: Artifact, split: str) -> list[dict[str, list[object]]
     from tensorflow_metadata.proto.v0 import schema_pb2  # noqa: F401  (tfx-bsl needs it loaded)
     from tfx_bsl.coders.example_coder import ExamplesToRecordBatchDecoder
 
-    files = artifacts.examples_files(artifact, split)
+    files = layout.examples_files(artifact, split)
     records = [r for f in files for r in read_records(Path(f))[0]]
     if not records:
         return []
@@ -80,7 +80,7 @@ def test_penguin_csv_round_trips_through_tf_data(penguin: ExecutionContext) -> N
     import tensorflow as tf
 
     out = examples(penguin)
-    assert artifacts.split_names(out) == ["train", "eval"]
+    assert layout.split_names(out) == ["train", "eval"]
     split_rows = json.loads(out.properties["split_rows"])
     assert sum(split_rows.values()) == 342
     with PENGUIN_CSV.open() as handle:
@@ -88,7 +88,7 @@ def test_penguin_csv_round_trips_through_tf_data(penguin: ExecutionContext) -> N
 
     seen = set()
     for split in ("train", "eval"):
-        files = artifacts.examples_files(out, split)
+        files = layout.examples_files(out, split)
         assert [Path(f).name for f in files] == ["data-00000-of-00001.tfrecord.gz"]
         count = 0
         for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
@@ -403,7 +403,7 @@ def test_parquet_column_a_tf_example_cannot_hold_is_named(tmp_path: Path) -> Non
 def test_tfrecord_input_passes_examples_through(penguin: ExecutionContext,
                                                 tmp_path: Path) -> None:
     source = examples(penguin)
-    files = artifacts.examples_files(source, "train") + artifacts.examples_files(source, "eval")
+    files = layout.examples_files(source, "train") + layout.examples_files(source, "eval")
     records = [r for f in files for r in read_records(Path(f))[0]]
     plain = tmp_path / "in" / "plain.tfrecord"
     plain.parent.mkdir()
@@ -412,7 +412,7 @@ def test_tfrecord_input_passes_examples_through(penguin: ExecutionContext,
         handle.write(frame(records[100:], record_crcs(records[100:])))
     ctx = run_example_gen(tmp_path, input="in", format="tfrecord", partition_feature="species")
     out = examples(ctx)
-    written = [r for s in ("train", "eval") for f in artifacts.examples_files(out, s)
+    written = [r for s in ("train", "eval") for f in layout.examples_files(out, s)
                for r in read_records(Path(f))[0]]
     assert sorted(written) == sorted(records)
     species = {s: {r["species"][0] for r in decoded_rows(out, s)} for s in ("train", "eval")}
@@ -528,7 +528,7 @@ def test_many_rows_use_several_shards(tmp_path: Path) -> None:
     finally:
         patch.undo()
     out = examples(ctx)
-    assert [Path(f).name for f in artifacts.examples_files(out, "train")] == [
+    assert [Path(f).name for f in layout.examples_files(out, "train")] == [
         f"data-0000{i}-of-00003.tfrecord.gz" for i in range(3)]
     got = sorted(r["id"][0] for s in ("train", "eval") for r in decoded_rows(out, s))
     assert got == ids.tolist()
@@ -548,7 +548,7 @@ def test_split_keys_come_from_values_not_bytes_or_layout(penguin: ExecutionConte
     from_csv = run_example_gen(tmp_path / "csv", input=str(tmp_path / "shuffled.csv"))
     (tmp_path / "tfr").mkdir()
     for split in ("train", "eval"):
-        for i, name in enumerate(artifacts.examples_files(source, split)):
+        for i, name in enumerate(layout.examples_files(source, split)):
             (tmp_path / "tfr" / f"{split}-{i}.gz").write_bytes(Path(name).read_bytes())
     from_tfrecord = run_example_gen(tmp_path / "t", input=str(tmp_path / "tfr"),
                                     format="tfrecord")

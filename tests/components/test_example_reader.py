@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components import artifacts
+from pipelines.sdk import layout
 from tests.components.test_statistics_gen import examples_artifact, write_split
 
 # What tfx-bsl infers without a schema: large lists, bytes for strings.
@@ -50,7 +50,7 @@ def test_rows_and_types_match_tfx_bsl_beam_source(tmp_path: Path) -> None:
 
     examples = examples_artifact(tmp_path, {"train": []})
     write_split(examples, "train", ROWS, shards=3)
-    files = artifacts.examples_files(examples, "train")
+    files = layout.examples_files(examples, "train")
     with beam.Pipeline() as pipeline:
         ours = pipeline | "Ours" >> ReadExamples(files, batch_rows=7)
         theirs = pipeline | "Theirs" >> tfxio.TFExampleRecord(file_pattern=files).BeamSource()
@@ -74,7 +74,7 @@ def test_raw_record_column_holds_each_rows_example(tmp_path: Path) -> None:
     from components.example_reader import ReadExamples
 
     examples = examples_artifact(tmp_path, {"eval": ROWS})
-    files = artifacts.examples_files(examples, "eval")
+    files = layout.examples_files(examples, "eval")
     with beam.Pipeline() as pipeline:
         rows, _ = _rows_and_types(pipeline | ReadExamples(files, raw_record_column="__raw__"),
                                   raw_column="__raw__")
@@ -87,7 +87,7 @@ def test_a_corrupt_file_is_an_error_naming_it(tmp_path: Path) -> None:
     from components.example_reader import ReadExamples
 
     examples = examples_artifact(tmp_path, {"train": ROWS})
-    path = Path(artifacts.examples_files(examples, "train")[0])
+    path = Path(layout.examples_files(examples, "train")[0])
     path.write_bytes(b"\x00" * 40)
     with (pytest.raises(Exception, match=f"{path.name} is not a valid TFRecord file"),
           beam.Pipeline() as pipeline):

@@ -16,9 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from components import artifacts
 from pipelines.component import Artifact, ExecutorResult
 from pipelines.errors import ConfigError
+from pipelines.sdk import layout
 from tests.components.test_statistics_gen import Row, write_split
 from tests.helpers import REPO, executor_context
 from tests.penguin_data import penguin_table, serialized_examples
@@ -33,7 +33,7 @@ DRIFT_SCHEMA = (
 def _write_records(examples: Artifact, split: str, table: pa.Table) -> None:
     import tensorflow as tf
 
-    target = artifacts.split_dir(examples, split)
+    target = layout.split_dir(examples, split)
     target.mkdir(parents=True)
     options = tf.io.TFRecordOptions(compression_type="GZIP")
     with tf.io.TFRecordWriter(str(target / "data-00000.tfrecord.gz"), options) as writer:
@@ -74,10 +74,10 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
     splits = ["penguin", "dropped", "strings", "newcol", "base", "same", "shifted"]
     out = Artifact(type="ExampleStatistics", uri=str(root / "statistics"))
     compute_statistics(
-        {s: artifacts.examples_files(examples, s) for s in splits}, out,
+        {s: layout.examples_files(examples, s) for s in splits}, out,
         ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
     )
-    artifacts.set_split_names(out, splits)
+    layout.set_split_names(out, splits)
     return out
 
 
@@ -85,15 +85,15 @@ def stats_of(root: Path, variants: Artifact, **splits: str) -> Artifact:
     """A statistics artifact whose split ``name`` holds the statistics of variant ``v``."""
     out = Artifact(type="ExampleStatistics", uri=str(root / f"stats-{len(list(root.iterdir()))}"))
     for split, variant in splits.items():
-        shutil.copytree(artifacts.split_dir(variants, variant), artifacts.split_dir(out, split))
-    artifacts.set_split_names(out, list(splits))
+        shutil.copytree(layout.split_dir(variants, variant), layout.split_dir(out, split))
+    layout.set_split_names(out, list(splits))
     return out
 
 
 def schema_artifact(root: Path, text: str) -> Artifact:
     schema = Artifact(type="Schema", uri=str(root / "schema"))
     schema.path.mkdir(exist_ok=True)
-    (schema.path / artifacts.SCHEMA_FILE).write_text(text)
+    (schema.path / layout.SCHEMA_FILE).write_text(text)
     return schema
 
 
@@ -119,7 +119,7 @@ def anomalies_of(out: Artifact, split: str) -> object:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     anomalies = anomalies_pb2.Anomalies()
-    anomalies.ParseFromString((artifacts.split_dir(out, split) / "SchemaDiff.pb").read_bytes())
+    anomalies.ParseFromString((layout.split_dir(out, split) / "SchemaDiff.pb").read_bytes())
     return anomalies
 
 
@@ -130,7 +130,7 @@ def test_penguin_data_matches_the_curated_schema(tmp_path: Path, variants: Artif
     assert result.message == "PASSED (halt_on: error): no anomalies in splits train, eval"
     assert out.properties["anomaly_count"] == 0
     assert (out.properties["error_count"], out.properties["warning_count"]) == (0, 0)
-    assert artifacts.split_names(out) == ["train", "eval"]
+    assert layout.split_names(out) == ["train", "eval"]
     for split in ("train", "eval"):
         assert not anomalies_of(out, split).anomaly_info  # type: ignore[attr-defined]
     assert [Path(r).name for r in result.reports] == ["report.html", "report.txt"]

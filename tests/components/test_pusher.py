@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from components import artifacts
 from components.evaluator.markers import BLESSED_FILE, BLESSING_FILE, NOT_BLESSED_FILE
 from components.pusher import PusherParams
-from components.pusher.serving import (
+from pipelines.component import Artifact, ExecutionContext, ExecutorResult
+from pipelines.fingerprint import fingerprint_dir
+from pipelines.sdk import layout
+from pipelines.serving import (
     STATE_DIR,
     ServingPathError,
     push,
@@ -28,8 +30,6 @@ from components.pusher.serving import (
     serving_target,
     versions,
 )
-from pipelines.component import Artifact, ExecutionContext, ExecutorResult
-from pipelines.fingerprint import fingerprint_dir
 from tests.helpers import REPO, executor_context
 
 
@@ -56,7 +56,7 @@ def saved_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     models = {}
     for name, scale in (("a", 2.0), ("b", 3.0)):
         uri = tmp_path_factory.mktemp(f"model-{name}")
-        save_model(uri / artifacts.SERVING_MODEL_DIR, scale)
+        save_model(uri / layout.SERVING_MODEL_DIR, scale)
         models[name] = uri
     return models
 
@@ -108,7 +108,7 @@ def test_blessed_models_become_versions_1_and_2(
         target = serving(lockgate_home) / str(version)
         assert result.outcome == "complete"
         assert result.message == f"pushed as version {version} to {target}"
-        source = saved_models[name] / artifacts.SERVING_MODEL_DIR
+        source = saved_models[name] / layout.SERVING_MODEL_DIR
         assert fingerprint_dir(target) == fingerprint_dir(source)
         pushed = ctx.outputs["pushed_model"]
         assert pushed.properties["version"] == version
@@ -216,7 +216,7 @@ def test_failed_copy_leaves_no_partial_version(
     import shutil
 
     target = serving_target(None, "test")
-    source = saved_models["a"] / artifacts.SERVING_MODEL_DIR
+    source = saved_models["a"] / layout.SERVING_MODEL_DIR
     push(source, target, {"model_id": 1})
 
     def copy_half_then_fail(src: Path, dst: Path) -> None:
@@ -225,19 +225,19 @@ def test_failed_copy_leaves_no_partial_version(
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        push(saved_models["b"] / artifacts.SERVING_MODEL_DIR, target, {"model_id": 2},
+        push(saved_models["b"] / layout.SERVING_MODEL_DIR, target, {"model_id": 2},
              copy=copy_half_then_fail)
     assert versions(target) == [1]
     assert list(read_manifest(target)) == ["1"]
     assert not list(target.state_dir.glob("incoming-*"))
-    assert push(saved_models["b"] / artifacts.SERVING_MODEL_DIR, target,
+    assert push(saved_models["b"] / layout.SERVING_MODEL_DIR, target,
                 {"model_id": 2}).version == 2
 
 
 PUSH_SCRIPT = textwrap.dedent("""
     import shutil, sys, time
     from pathlib import Path
-    from components.pusher.serving import push, serving_target
+    from pipelines.serving import push, serving_target
 
     source, model_id, delay = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 
@@ -263,7 +263,7 @@ def test_pusher_killed_mid_copy_leaves_no_version(
     lockgate_home: Path, saved_models: dict[str, Path]
 ) -> None:
     target = serving_target(None, "test")
-    process = pusher_process(saved_models["a"] / artifacts.SERVING_MODEL_DIR, 1, delay=60)
+    process = pusher_process(saved_models["a"] / layout.SERVING_MODEL_DIR, 1, delay=60)
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "copied"
     os.killpg(process.pid, signal.SIGKILL)
@@ -272,7 +272,7 @@ def test_pusher_killed_mid_copy_leaves_no_version(
     assert versions(target) == []  # the complete copy was never renamed into place
     assert list(target.state_dir.glob("incoming-*"))  # only the abandoned copy remains
     assert read_manifest(target) == {}
-    result = push(saved_models["b"] / artifacts.SERVING_MODEL_DIR, target, {"model_id": 2})
+    result = push(saved_models["b"] / layout.SERVING_MODEL_DIR, target, {"model_id": 2})
     assert (result.version, versions(target)) == (1, [1])
     assert not list(target.state_dir.glob("incoming-*"))  # cleaned under the lock
 
@@ -281,7 +281,7 @@ def test_concurrent_pushers_never_share_a_version(
     lockgate_home: Path, saved_models: dict[str, Path]
 ) -> None:
     processes = [
-        pusher_process(saved_models[name] / artifacts.SERVING_MODEL_DIR, model_id, delay=1.0)
+        pusher_process(saved_models[name] / layout.SERVING_MODEL_DIR, model_id, delay=1.0)
         for name, model_id in (("a", 1), ("b", 2))
     ]
     outputs = [p.communicate(timeout=120)[0] for p in processes]
@@ -293,6 +293,6 @@ def test_concurrent_pushers_never_share_a_version(
     assert sorted(manifest[v]["model_id"] for v in ("1", "2")) == [1, 2]
     for version in ("1", "2"):
         name = "a" if manifest[version]["model_id"] == 1 else "b"
-        source = saved_models[name] / artifacts.SERVING_MODEL_DIR
+        source = saved_models[name] / layout.SERVING_MODEL_DIR
         assert fingerprint_dir(target.version_dir(int(version))) == fingerprint_dir(source)
     assert (lockgate_home / "serving" / STATE_DIR / "test" / "push.lock").is_file()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from components import artifacts
 from pipelines.component import Artifact, ExecutionContext
 from pipelines.errors import ConfigError, DataError
+from pipelines.sdk import layout
 from tests.components.test_statistics_gen import Row, examples_artifact, run_statistics
 from tests.helpers import REPO, executor_context
 
@@ -43,7 +43,7 @@ def run_schema_gen(
 def load(ctx: ExecutionContext) -> object:
     from components.schema_gen.executor import read_schema
 
-    return read_schema(ctx.outputs["schema"].path / artifacts.SCHEMA_FILE)
+    return read_schema(ctx.outputs["schema"].path / layout.SCHEMA_FILE)
 
 
 def test_infers_types_presence_and_shapes_from_train(tmp_path: Path, statistics: Artifact) -> None:
@@ -82,7 +82,7 @@ def test_unknown_split_lists_the_available_ones(tmp_path: Path, statistics: Arti
 
 def test_imports_the_curated_penguin_schema_verbatim(tmp_path: Path, statistics: Artifact) -> None:
     ctx = run_schema_gen(tmp_path, statistics, {"schema_file": "../schemas/penguin/schema.pbtxt"})
-    written = ctx.outputs["schema"].path / artifacts.SCHEMA_FILE
+    written = ctx.outputs["schema"].path / layout.SCHEMA_FILE
     assert written.read_bytes() == PENGUIN_SCHEMA.read_bytes()  # comments kept for reviewers
     schema = load(ctx)
     features = {f.name: f for f in schema.feature}  # type: ignore[attr-defined]
@@ -105,7 +105,7 @@ def test_a_schema_that_does_not_parse_names_file_and_line(
     message = str(error.value)
     assert f"{bad}:4:" in message
     assert "presense" in message and "schema_file" in message
-    assert not (tmp_path / "out" / "schema" / artifacts.SCHEMA_FILE).exists()
+    assert not (tmp_path / "out" / "schema" / layout.SCHEMA_FILE).exists()
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from components import artifacts
 from pipelines.component import Artifact, ExecutionContext
 from pipelines.errors import DataError
+from pipelines.sdk import layout
 from tests.helpers import executor_context
 
 Row = Mapping[str, float | int | str]
@@ -32,7 +32,7 @@ def write_split(examples: Artifact, split: str, rows: Sequence[Row], shards: int
             return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
         return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
 
-    target = artifacts.split_dir(examples, split)
+    target = layout.split_dir(examples, split)
     target.mkdir(parents=True, exist_ok=True)
     options = tf.io.TFRecordOptions(compression_type="GZIP")
     for shard in range(shards):
@@ -49,7 +49,7 @@ def examples_artifact(root: Path, splits: Mapping[str, Sequence[Row]]) -> Artifa
     examples = Artifact(type="Examples", uri=str(root / "examples"))
     for split, rows in splits.items():
         write_split(examples, split, rows)
-    artifacts.set_split_names(examples, list(splits))
+    layout.set_split_names(examples, list(splits))
     return examples
 
 
@@ -86,10 +86,10 @@ def test_statistics_for_every_split(two_splits: ExecutionContext) -> None:
     from components.statistics_gen.executor import read_statistics
 
     out = two_splits.outputs["statistics"]
-    assert artifacts.split_names(out) == ["train", "eval"]
+    assert layout.split_names(out) == ["train", "eval"]
     assert json.loads(out.properties["split_rows"]) == {"train": 40, "eval": 20}
     for split, offset, count in (("train", 0.0, 40), ("eval", 100.0, 20)):
-        assert (artifacts.split_dir(out, split) / artifacts.STATS_FILE).is_file()
+        assert (layout.split_dir(out, split) / layout.STATS_FILE).is_file()
         dataset = read_statistics(out, split).datasets[0]
         assert dataset.num_examples == count
         by_name = {".".join(f.path.step): f for f in dataset.features}
@@ -118,8 +118,8 @@ def test_all_splits_run_in_one_beam_pipeline(
     ctx = run_statistics(tmp_path, examples, params={"exclude_splits": ["c"]})
     assert len(runs) == 1
     out = ctx.outputs["statistics"]
-    assert artifacts.split_names(out) == ["a", "b"]
-    assert not artifacts.split_dir(out, "c").exists()
+    assert layout.split_names(out) == ["a", "b"]
+    assert not layout.split_dir(out, "c").exists()
 
 
 def test_schema_input_guides_statistics(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_schema_input_guides_statistics(tmp_path: Path) -> None:
 
     schema = Artifact(type="Schema", uri=str(tmp_path / "schema"))
     schema.path.mkdir()
-    (schema.path / artifacts.SCHEMA_FILE).write_text(
+    (schema.path / layout.SCHEMA_FILE).write_text(
         'feature { name: "count" type: INT int_domain { is_categorical: true } }\n'
         'feature { name: "length" type: FLOAT }\n'
         'feature { name: "colour" type: BYTES }\n'
@@ -153,8 +153,8 @@ def test_mixed_types_in_a_feature_name_the_feature_and_split(tmp_path: Path) -> 
 
 def test_split_without_files_is_a_clear_error(tmp_path: Path) -> None:
     examples = examples_artifact(tmp_path, {"train": rows(5)})
-    artifacts.split_dir(examples, "eval").mkdir()
-    artifacts.set_split_names(examples, ["train", "eval"])
+    layout.split_dir(examples, "eval").mkdir()
+    layout.set_split_names(examples, ["train", "eval"])
     with pytest.raises(DataError, match="split 'eval' of the examples has no data files"):
         run_statistics(tmp_path, examples)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components import artifacts
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
 from pipelines.errors import DataError, UserCodeError
+from pipelines.sdk import layout
 from tests.helpers import REPO, executor_context
 from tests.penguin_data import (
     LABEL,
@@ -24,7 +24,7 @@ from tests.penguin_data import (
     serialized_examples,
 )
 
-PENGUIN_MODEL = REPO / "pipelines" / "examples" / "penguin" / "model.py"
+PENGUIN_MODEL = REPO / "examples" / "penguin" / "model.py"
 STEPS = 30
 
 
@@ -71,7 +71,7 @@ def trained(
 def serve(model_dir: Path, records: list[bytes]) -> np.ndarray:
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(model_dir / artifacts.SERVING_MODEL_DIR))
+    loaded = tf.saved_model.load(str(model_dir / layout.SERVING_MODEL_DIR))
     signature = loaded.signatures["serving_default"]
     (output,) = signature(examples=tf.constant(records)).values()
     return np.asarray(output.numpy())

@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from components import artifacts
 from pipelines.component import Artifact, ExecutionContext
 from pipelines.errors import UserCodeError
+from pipelines.sdk import layout
 from tests.penguin_data import (
     FEATURES,
     LABEL,
@@ -43,11 +43,11 @@ def test_transform_writes_graph_and_every_split(transformed: ExecutionContext) -
     tft_output = tft.TFTransformOutput(graph.uri)
     assert set(tft_output.transformed_feature_spec()) == {*FEATURES, LABEL}
     assert not (graph.path / ".tft-tmp").exists()  # the Beam temp dir is cleaned up
-    assert artifacts.split_names(out) == ["train", "eval"]
+    assert layout.split_names(out) == ["train", "eval"]
     rows = json.loads(out.properties["split_rows"])
     assert rows == {"train": 228, "eval": 114}
     for split in ("train", "eval"):
-        files = artifacts.examples_files(out, split)
+        files = layout.examples_files(out, split)
         assert files, split
         data = read_examples(files, tft_output.transformed_feature_spec())
         assert len(data[LABEL]) == rows[split]
@@ -59,12 +59,12 @@ def test_train_split_is_z_scored_and_label_passes_through(
     import tensorflow_transform as tft
 
     spec = tft.TFTransformOutput(transformed.outputs["transform_graph"].uri)
-    train_files = artifacts.examples_files(transformed.outputs["transformed_examples"], "train")
+    train_files = layout.examples_files(transformed.outputs["transformed_examples"], "train")
     data = read_examples(train_files, spec.transformed_feature_spec())
     for name in FEATURES:
         assert abs(float(data[name].mean())) < 1e-4, name
         assert float(data[name].std()) == pytest.approx(1.0, abs=1e-3), name
-    raw = read_examples(artifacts.examples_files(penguin[0], "train"), spec.raw_feature_spec())
+    raw = read_examples(layout.examples_files(penguin[0], "train"), spec.raw_feature_spec())
     # Beam may reorder rows, so compare the label's distribution, not its sequence.
     assert np.bincount(data[LABEL].ravel()).tolist() == np.bincount(raw[LABEL].ravel()).tolist()
 
@@ -77,7 +77,7 @@ def test_eval_split_uses_train_statistics(transformed: ExecutionContext) -> None
     train = table.filter(pa.array(np.arange(table.num_rows) % 3 != 2))
     evals = table.filter(pa.array(np.arange(table.num_rows) % 3 == 2))
     spec = tft.TFTransformOutput(transformed.outputs["transform_graph"].uri)
-    files = artifacts.examples_files(transformed.outputs["transformed_examples"], "eval")
+    files = layout.examples_files(transformed.outputs["transformed_examples"], "eval")
     data = read_examples(files, spec.transformed_feature_spec())
     for name in FEATURES:
         mean = np.asarray(train[name]).astype(np.float64).mean()
@@ -99,10 +99,10 @@ def test_runs_on_beam_worker_processes(
         transform_splits=["eval"],
     )
     out = ctx.outputs["transformed_examples"]
-    assert artifacts.split_names(out) == ["eval"]
+    assert layout.split_names(out) == ["eval"]
     assert json.loads(out.properties["split_rows"]) == {"eval": 114}
     spec = tft.TFTransformOutput(ctx.outputs["transform_graph"].uri)
-    data = read_examples(artifacts.examples_files(out, "eval"), spec.transformed_feature_spec())
+    data = read_examples(layout.examples_files(out, "eval"), spec.transformed_feature_spec())
     assert len(data[LABEL]) == 114
 
 

@@ -40,7 +40,7 @@ def lockgate_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def user_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the penguin user code that tests may edit."""
     target = tmp_path_factory.mktemp("code") / "penguin"
-    shutil.copytree(REPO / "pipelines" / "examples" / "penguin", target,
+    shutil.copytree(REPO / "examples" / "penguin", target,
                     ignore=shutil.ignore_patterns("__pycache__", "data"))
     return target
 

@@ -22,7 +22,7 @@ from tests.e2e.configs import REPO, component, config_variant
 
 pytestmark = pytest.mark.e2e
 PENGUIN = REPO / "configs" / "penguin.yaml"
-CSV = REPO / "pipelines" / "examples" / "penguin" / "data" / "penguins_processed.csv"
+CSV = REPO / "examples" / "penguin" / "data" / "penguins_processed.csv"
 NODES = ["example_gen", "statistics_gen", "schema_gen", "example_validator",
          "transform", "trainer", "evaluator", "pusher"]
 

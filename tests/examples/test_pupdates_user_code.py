@@ -20,7 +20,7 @@ from pipelines.datagen.pupdates import COLUMNS, generate
 from tests.datagen.test_pupdates import read_posts, to_record_batch
 from tests.helpers import REPO
 
-EXAMPLE = REPO / "pipelines" / "examples" / "pupdates"
+EXAMPLE = REPO / "examples" / "pupdates"
 SCHEMA = REPO / "schemas" / "pupdates" / "schema.pbtxt"
 ROWS = 3000
 MISSING = 0.03
@@ -127,7 +127,7 @@ def train(transformed: Transformed, root: Path, steps: int, **hyperparameters: A
     """run_fn on the transformed examples, as the Trainer calls it."""
     import logging
 
-    from components.trainer.fn_args import TrainerArgs
+    from pipelines.sdk import TrainerArgs
 
     args = TrainerArgs(
         train_files=transformed.train_files,

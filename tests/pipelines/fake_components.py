@@ -42,7 +42,7 @@ SOURCE_VERSION = ["v1"]  # tests edit this to simulate new input data
 PRODUCER = ComponentSpec(
     name="FakeGen", version="1", params=FakeParams, inputs={},
     outputs={"examples": "Examples"}, executor=f"{__name__}:produce",
-    external_fingerprint=f"{__name__}:source_fingerprint",
+    external_fingerprint=f"{__name__}:source_fingerprint", may_halt=True,
 )
 CONSUMER = ComponentSpec(
     name="FakeStats", version="1", params=FakeParams,

@@ -13,9 +13,7 @@ from typing import Any
 
 import pytest
 
-from components import artifacts
 from components.evaluator.markers import BLESSED_FILE, BLESSING_FILE, NOT_BLESSED_FILE
-from components.pusher.serving import push, read_manifest, serving_target, versions
 from pipelines.cli import main
 from pipelines.component import Artifact
 from pipelines.config import load_config
@@ -23,6 +21,8 @@ from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Pipeline, build_pipeline
 from pipelines.launcher import launch
 from pipelines.metadata.store import LineageStore
+from pipelines.sdk import layout
+from pipelines.serving import push, read_manifest, serving_target, versions
 from tests.components.test_pusher import save_model
 from tests.helpers import REPO
 
@@ -61,7 +61,7 @@ class Lineage:
         import shutil
 
         uri = self.home / "artifacts" / run_id / "model"
-        shutil.copytree(self.saved_models[scale], uri / artifacts.SERVING_MODEL_DIR)
+        shutil.copytree(self.saved_models[scale], uri / layout.SERVING_MODEL_DIR)
         model = Artifact("Model", str(uri), properties={"fingerprint": fingerprint_dir(uri)})
         [model] = self.record("trainer", run_id, {"model": [model]})["model"]
         return model
@@ -155,7 +155,7 @@ def test_rollback_refuses_unblessed_unknown_and_missing_versions(
     # Version 3: pushed (as an older tool might have) from a model the Evaluator refused.
     unblessed = lineage.run("r2", scale=2, blessed=False)
     assert lineage.served() == [1, 2]  # the real Pusher skipped the unblessed model
-    result = push(Path(unblessed.uri) / artifacts.SERVING_MODEL_DIR, target,
+    result = push(Path(unblessed.uri) / layout.SERVING_MODEL_DIR, target,
                   {"model_id": unblessed.id})
     pushed = Artifact("PushedModel", str(lineage.home / "manual-push"),
                       properties={"version": result.version, "model_name": "penguin"})

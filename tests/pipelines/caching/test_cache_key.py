@@ -42,13 +42,15 @@ def test_every_ingredient_changes_the_key(field: str, value: object) -> None:
     assert cache_key(**{**BASE, field: value}) != cache_key(**BASE)
 
 
-def test_user_code_covers_sibling_modules(tmp_path: Path) -> None:
+def test_user_code_covers_the_module_and_what_it_imports(tmp_path: Path) -> None:
     module = tmp_path / "preprocessing.py"
-    module.write_text("def preprocessing_fn(x): return x\n")
-    (tmp_path / "helpers.py").write_text("SCALE = 1\n")
+    module.write_text("import helpers\n\ndef preprocessing_fn(x): return helpers.scale(x)\n")
+    (tmp_path / "helpers.py").write_text("def scale(x): return x\n")
+    (tmp_path / "model.py").write_text("def run_fn(args): ...\n")
     (tmp_path / "notes.txt").write_text("not code\n")
     before = user_code_fingerprint([module])
     (tmp_path / "notes.txt").write_text("still not code\n")
-    assert user_code_fingerprint([module]) == before
-    (tmp_path / "helpers.py").write_text("SCALE = 2\n")
+    (tmp_path / "model.py").write_text("def run_fn(args): return 1\n")
+    assert user_code_fingerprint([module]) == before  # siblings it does not import
+    (tmp_path / "helpers.py").write_text("def scale(x): return 2 * x\n")
     assert user_code_fingerprint([module]) != before

@@ -18,10 +18,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pipelines.caching.user_code import module_root
 from pipelines.component import ExecutionContext
 from pipelines.errors import UserCodeError
 
 _LOADS = itertools.count(1)  # makes every load's module name unique
+_NEIGHBOURS: set[str] = set()  # local modules that authors' files imported
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def load_module(path: Path, node: str) -> ModuleType:
             f"no such file: {path}; check the component's module_file param "
             "(relative paths are relative to the config's folder)"
         ))
+    _import_local_modules_from(module_root(path))
     name = f"lockgate_user_{_identifier(path.stem)}_{next(_LOADS)}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -72,13 +75,35 @@ def load_module(path: Path, node: str) -> ModuleType:
     # Registered only while it executes (dataclasses look their module up then): afterwards
     # no pickler may take it for an importable module, which other processes could not import.
     sys.modules[name] = module
+    before = set(sys.modules)
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # SyntaxError, ImportError, or anything raised at import time
         raise UserCodeError(node, module_path, exc) from exc
     finally:
         del sys.modules[name]
+        _remember_neighbours(before, module_root(path))
     return module
+
+
+def _import_local_modules_from(root: Path) -> None:
+    """Let the module import its neighbours (``import helpers``), as ``python model.py`` would,
+    and forget the neighbours earlier loads imported, so an edited helper is read again."""
+    folder = str(root.resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    for name in _NEIGHBOURS:
+        sys.modules.pop(name, None)
+    _NEIGHBOURS.clear()
+
+
+def _remember_neighbours(before: set[str], root: Path) -> None:
+    """The modules that executing an author's file imported from the author's own folder."""
+    folder = str(root.resolve()) + "/"
+    _NEIGHBOURS.update(
+        name for name in set(sys.modules) - before
+        if (getattr(sys.modules[name], "__file__", None) or "").startswith(folder)
+    )
 
 
 def get_function(module: ModuleType, name: str, node: str) -> UserFunction:

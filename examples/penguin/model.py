@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from components.trainer.fn_args import TrainerArgs
+from pipelines.sdk import TrainerArgs
 
 FEATURES = ["culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"]
 NUM_CLASSES = 3

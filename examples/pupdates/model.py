@@ -30,7 +30,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from components.trainer.fn_args import TrainerArgs
+from pipelines.sdk import TrainerArgs
 
 MAX_HASHTAGS = 6  # as in preprocessing.py
 HASHTAG_OOV_BUCKETS = 10

@@ -15,7 +15,8 @@ it see only versions), in ``<root>/.lockgate-push/<model_name>/``:
   ``os.rename`` is atomic. A push killed mid-copy leaves only this, which the next push
   removes; it is never a version.
 
-Pure Python with no heavy imports: the Pusher executor and ``lockgate rollback`` share it.
+Pure Python with no heavy imports: the Pusher executor and ``lockgate rollback`` share it, so it
+is part of the framework (``pipelines.sdk.serving``), not of the Pusher.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines.component import Artifact
 from pipelines.errors import LockgateError
 from pipelines.home import lockgate_home
 
 STATE_DIR = ".lockgate-push"
 MANIFEST = "versions.json"
 LOCK = "push.lock"
+PUSH_FILE = "push.json"  # in a PushedModel artifact: where and what was pushed
 _INCOMING = "incoming-"
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -240,3 +243,33 @@ def _fsync_dir(path: Path) -> None:
 
 def _inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root.resolve())
+
+
+def write_pushed_model(
+    output: Artifact, result: PushResult, root: Path, model_name: str, model_id: int | None,
+    **extra: object,
+) -> dict[str, object]:
+    """push.json and the PushedModel properties; shared by the Pusher and ``lockgate rollback``."""
+    record: dict[str, object] = {
+        "model_name": model_name,
+        "version": result.version,
+        "path": str(result.path),
+        "destination": str(root),
+        "model_id": model_id,
+        "model_fingerprint": result.record.get("model_fingerprint"),
+        "pushed_at": result.record.get("pushed_at"),
+        "new_version": result.created,
+        **extra,
+    }
+    output.path.mkdir(parents=True, exist_ok=True)
+    (output.path / PUSH_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    output.properties.update({
+        "version": result.version,
+        "destination": str(root),
+        "model_name": model_name,
+        "path": str(result.path),
+        "new_version": int(result.created),
+    })
+    if model_id is not None:
+        output.properties["model_id"] = model_id
+    return record

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from components.user_code import get_function, load_module, load_user_function
 from pipelines.errors import UserCodeError
+from pipelines.user_code import get_function, load_module, load_user_function
 from tests.helpers import executor_context
 
 

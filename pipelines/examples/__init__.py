@@ -1,1 +1,0 @@
-"""User code of the shipped example pipelines. Framework code never imports these."""
