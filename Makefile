@@ -23,6 +23,7 @@ test-fast: setup
 lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
 
 schema: setup
 	$(UV) run --frozen lockgate schema --out configs/config.schema.json

@@ -45,7 +45,7 @@ def dags_test(root: Path, config_dir: Path) -> tuple[float, float, dict[str, flo
 
 def _run_ids(config: Path, home: Path) -> list[str]:
     from bench.lockgate_runs import lockgate_home
-    from pipelines.config import load_config
+    from pipelines.loading import load_config
     from pipelines.metadata.store import LineageStore
 
     with lockgate_home(home):

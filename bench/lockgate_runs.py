@@ -33,7 +33,7 @@ def lockgate_home(home: Path) -> Any:
 
 
 def node_seconds(config: Path, home: Path, run_id: str) -> dict[str, float]:
-    from pipelines.config import load_config
+    from pipelines.loading import load_config
     from pipelines.metadata.store import LineageStore
 
     with lockgate_home(home):

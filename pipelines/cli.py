@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except LockgateError as exc:
         print(f"lockgate: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return getattr(exc, "exit_code", EXIT_FAILED)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check configs; report every error at once")
     validate.add_argument("configs", nargs="+", type=Path, metavar="CONFIG")
+    validate.add_argument("--require-data", action="store_true",
+                          help="missing input data is an error, as for `lockgate run`, "
+                          "not a warning")
     validate.set_defaults(handler=_validate)
 
     run = commands.add_parser("run", help="run a pipeline locally, node by node")
@@ -42,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name the run (default: local-<time>-<random>)")
     run.add_argument("--resume", metavar="RUN_ID",
                      help="re-run only the nodes of RUN_ID that did not complete")
+    run.add_argument("--span", type=int, metavar="N",
+                     help="read span N instead of the latest (overrides the config's span)")
+    run.add_argument("--spans", type=_span_range, metavar="A..B",
+                     help="one run per span from A to B, oldest first (a backfill)")
     run.add_argument("--no-cache", action="store_true",
                      help="recompute every node even where a cached result exists")
     run.set_defaults(handler=_run)
@@ -55,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     penguin = datasets.add_parser("penguin", help="the prepared Palmer penguins CSV")
     penguin.add_argument("--out", type=Path, required=True)
     penguin.set_defaults(handler=_datagen_penguin)
+    species = datasets.add_parser(
+        "penguin-species", help="Palmer penguins with string species and island columns"
+    )
+    species.add_argument("--out", type=Path, required=True)
+    species.set_defaults(handler=_datagen_penguin_species)
     pupdates = datasets.add_parser("pupdates", help="Pooch Predictor posts, one CSV per span")
     pupdates.add_argument("--out", type=Path, required=True)
     pupdates.add_argument("--rows", type=int, default=10_000, help="rows per span")
@@ -79,13 +91,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from pipelines.config import load_config
+    from pipelines.loading import check_config
 
     failed = False
     for path in args.configs:
         try:
-            load_config(path)
-            print(f"{path}: ok")
+            _, warnings = check_config(path, require_data=args.require_data)
+            for issue in warnings:
+                print(issue, file=sys.stderr)
+            print(f"{path}: ok" + (", but data it reads is missing (see above): `lockgate run` "
+                                   "fails until it is there" if warnings else ""))
         except ConfigError as exc:
             failed = True
             for issue in exc.issues:
@@ -96,8 +111,19 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from pipelines.console import run_with_console
 
+    if sum(x is not None for x in (args.span, args.spans, args.resume)) > 1:
+        print("lockgate run: --span, --spans and --resume go alone", file=sys.stderr)
+        return EXIT_INVALID
     return run_with_console(args.config, run_id=args.resume or args.run_id,
-                            resume=args.resume is not None, use_cache=not args.no_cache)
+                            resume=args.resume is not None, use_cache=not args.no_cache,
+                            span=args.span, spans=args.spans)
+
+
+def _span_range(text: str) -> tuple[int, int]:
+    first, sep, last = text.partition("..")
+    if not sep or not first.isdigit() or not last.isdigit() or int(first) > int(last):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a span range; write A..B, e.g. 1..3")
+    return int(first), int(last)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -112,6 +138,13 @@ def _datagen_penguin(args: argparse.Namespace) -> int:
     from pipelines.datagen.penguin import write_processed_csv
 
     print(f"wrote {write_processed_csv(args.out)}")
+    return 0
+
+
+def _datagen_penguin_species(args: argparse.Namespace) -> int:
+    from pipelines.datagen.penguin import write_species_csv
+
+    print(f"wrote {write_species_csv(args.out)}")
     return 0
 
 

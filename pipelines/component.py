@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -75,8 +75,24 @@ class InputSpec:
 
 Executor = Callable[["ExecutionContext"], "ExecutorResult"]
 KeyPath = tuple[str | int, ...]
-# A finding of a spec's ``checks``: the key path inside the entry's params, and the message.
-CheckFinding = tuple[KeyPath, str]
+
+
+class Finding(NamedTuple):
+    """A finding of a spec's ``checks``: the key path inside the entry's params, the message,
+    and whether it is about data rather than the config.
+
+    ``data`` findings (ExampleGen's input matching no files) fail ``lockgate run`` but are
+    warnings for ``lockgate validate``: data may arrive after the config is written (a daily
+    feed, ``lockgate datagen``), and a config must validate in CI where it never did.
+    """
+
+    key_path: KeyPath
+    message: str
+    data: bool = False
+
+
+# A plain (key path, message) pair is a config finding.
+CheckFinding = tuple[KeyPath, str] | Finding
 Checks = Callable[["Params", "CheckContext"], Iterable[CheckFinding]]
 
 
@@ -118,6 +134,11 @@ class ComponentSpec:
     external_fingerprint: str | None = None
     # A gate: it may return ``halted``, and every later node waits for it (in Airflow too).
     may_halt: bool = False
+    # A component that reads spans of data names the param that pins the span (set by
+    # `lockgate run --span N`), and a cheap "module:function" taking (params, config_dir) that
+    # lists the spans available now, oldest first.
+    span_param: str | None = None
+    spans: str | None = None
     # More files the component's code depends on (data files, templates), relative to the
     # file that defines the spec; hashed into the cache key with the code itself.
     code_files: tuple[str, ...] = ()
@@ -168,9 +189,9 @@ def _spec_problems(spec: ComponentSpec) -> Iterable[str]:
     else:
         yield "executor must be a function or a 'package.module:function' string"
     if isinstance(spec.params, type) and issubclass(spec.params, Params):
-        for param in spec.user_code_params:
+        for param in (*spec.user_code_params, *filter(None, [spec.span_param])):
             if param not in spec.params.model_fields:
-                yield f"user_code_params names '{param}', which is not a field of its params"
+                yield f"'{param}' is named in the spec but is not a field of its params"
 
 
 def load_callable(path: str) -> Callable[..., Any]:
@@ -189,7 +210,8 @@ def executor_signature_problem(fn: Callable[..., Any]) -> str | None:
         signature.bind(None)
     except TypeError:
         where = getattr(fn, "__qualname__", repr(fn))
-        return (f"its executor {where}{signature} must take exactly one argument, the "
+        return (f"its executor {where}({', '.join(signature.parameters)}) must take exactly "
+                "one argument, the "
                 "ExecutionContext: def my_step(ctx: ExecutionContext) -> ExecutorResult")
     return None
 

@@ -11,21 +11,62 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.config import load_config
-from pipelines.graph import build_pipeline
+from pipelines.component import load_callable
+from pipelines.errors import LockgateError
+from pipelines.graph import Pipeline, build_pipeline
 from pipelines.launcher import NodeResult
 from pipelines.launcher import Progress as ProgressFn
-from pipelines.runner import RunSummary, run_pipeline
+from pipelines.loading import load_config
+from pipelines.runner import RunNotFound, RunSummary, new_run_id, run_pipeline
 
 STYLE = {"complete": "green", "cached": "cyan", "skipped": "yellow", "halted": "red"}
 
 
 def run_with_console(
-    config_path: Path, run_id: str | None, resume: bool, use_cache: bool = True
+    config_path: Path, run_id: str | None, resume: bool, use_cache: bool = True,
+    span: int | None = None, spans: tuple[int, int] | None = None,
 ) -> int:
+    """``lockgate run``: one run, or with ``spans`` one run per available span, oldest first,
+    stopping at the first that does not succeed."""
     console = Console(stderr=False, highlight=False)
-    pipeline = build_pipeline(load_config(config_path))
+    # Missing input data fails here, with its config line, rather than in ExampleGen; a resumed
+    # run may have read its data already.
+    pipeline = build_pipeline(load_config(config_path, require_data=not resume))
     _quiet_libraries(console)
+    if spans is None:
+        return _run_once(console, pipeline, config_path, run_id, resume, use_cache, span)
+    chosen = [s for s in available_spans(pipeline) if spans[0] <= s <= spans[1]]
+    if not chosen:
+        raise RunNotFound(f"no span in {spans[0]}..{spans[1]} exists for {pipeline.name}; "
+                          f"the spans found are {available_spans(pipeline) or 'none'}")
+    base = run_id or new_run_id()
+    for number in chosen:
+        console.rule(f"span {number}")
+        code = _run_once(console, pipeline, config_path, f"{base}-span-{number}", False,
+                         use_cache, number)
+        if code:
+            console.print(f"[red bold]stopped[/] at span {number}; later spans were not run")
+            return code
+    console.print(f"[green bold]OK[/] spans {', '.join(map(str, chosen))}")
+    return 0
+
+
+def available_spans(pipeline: Pipeline) -> list[int]:
+    """The spans the pipeline's span-reading node finds now, oldest first."""
+    readers = [n for n in pipeline.span_readers() if n.spec.spans]
+    if len(readers) != 1:
+        raise LockgateError(f"{pipeline.name} needs exactly one node that reads spans to run "
+                            f"--spans; it has {', '.join(n.id for n in readers) or 'none'}")
+    spans = readers[0].spec.spans
+    assert spans is not None
+    found = load_callable(spans)(readers[0].entry.params, pipeline.config.config_dir)
+    return list(found)
+
+
+def _run_once(
+    console: Console, pipeline: Pipeline, config_path: Path, run_id: str | None, resume: bool,
+    use_cache: bool, span: int | None,
+) -> int:
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
         console=console, transient=True,
@@ -50,15 +91,23 @@ def run_with_console(
         for report in result.reports:
             console.print(f"{'':>9} report: {report}")
 
-    console.print(f"[bold]{pipeline.name}[/]: {len(pipeline.order)} nodes")
+    console.print(f"[bold]{pipeline.name}[/]: {len(pipeline.order)} nodes"
+                  + (f", span {span}" if span is not None else ""))
     with progress:
-        summary = run_pipeline(pipeline, run_id, resume=resume, use_cache=use_cache,
+        summary = run_pipeline(pipeline, run_id, resume=resume, use_cache=use_cache, span=span,
                                on_start=on_start, on_result=on_result)
+    for prepared in summary.prepared:
+        console.print(f"[cyan]{'prepared':>8}[/] {', '.join(r.node_id for r in prepared.results)}"
+                      f" for the previous span first (run {prepared.run_id}), so this span's "
+                      "drift is checked against it")
     _print_summary(console, summary, config_path)
     return 0 if summary.ok else 1
 
 
 def _print_summary(console: Console, summary: RunSummary, config_path: Path) -> None:
+    if summary.kept:
+        console.print(f"[cyan]{'kept':>8}[/] {', '.join(summary.kept)}: unchanged since they "
+                      "ran in this run (same inputs, params and code)")
     table = Table(title=f"run {summary.run_id}", show_edge=False)
     for column in ("node", "status", "seconds", "execution"):
         table.add_column(column)
@@ -71,7 +120,14 @@ def _print_summary(console: Console, summary: RunSummary, config_path: Path) -> 
         failure = summary.failure
         console.print(f"[red bold]FAILED[/] at node [bold]{failure.node_id}[/] "
                       f"(execution {failure.execution_id}):")
-        console.print(str(failure.cause), markup=False)
+        cause = failure.cause
+        reason = str(cause) if isinstance(cause, LockgateError) else (
+            f"{type(cause).__name__}: {cause}")
+        console.print(reason, markup=False)
+        if failure.author_frame:
+            console.print(f"  at {failure.author_frame}", markup=False)
+        if failure.log_path:
+            console.print(f"Full traceback: {failure.log_path}", markup=False)
         console.print(f"Fix the cause, then re-run what is left with:\n  {resume}")
     elif summary.halted:
         halted = summary.halted

@@ -19,10 +19,13 @@ class ConfigIssue:
     line: int | None
     key: str
     message: str
+    # Reported but not fatal: data the config names is not there yet (see ``Finding``).
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key or '<root>'}: {self.message}"
+        kind = "warning: " if self.warning else ""
+        return f"{where}: {self.key or '<root>'}: {kind}{self.message}"
 
 
 class ConfigError(LockgateError):

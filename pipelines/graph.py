@@ -8,7 +8,7 @@ missing node or output, a type mismatch, a duplicate node id or a cycle. Each is
 from __future__ import annotations
 
 import graphlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from pipelines.component import ComponentSpec, InputSpec
@@ -59,6 +59,32 @@ class Pipeline:
             order.extend(ready)
             sorter.done(*ready)
         return order
+
+    def upstream_of(self, node_id: str) -> set[str]:
+        """Every node ``node_id`` depends on, directly or not."""
+        found: set[str] = set()
+        frontier = set(self.nodes[node_id].upstream)
+        while frontier:
+            found |= frontier
+            frontier = {u for n in frontier for u in self.nodes[n].upstream} - found
+        return found
+
+    def subset(self, node_ids: set[str]) -> Pipeline:
+        """The pipeline of only ``node_ids``, which must hold every node they depend on."""
+        return Pipeline(self.config, {n: node for n, node in self.nodes.items() if n in node_ids})
+
+    def span_readers(self) -> list[Node]:
+        """The nodes that read spans of data (their spec names a ``span_param``)."""
+        return [n for n in self.nodes.values() if n.spec.span_param]
+
+    def with_span(self, span: int) -> Pipeline:
+        """The pipeline with every span-reading node pinned to ``span``."""
+        nodes = dict(self.nodes)
+        for node in self.span_readers():
+            assert node.spec.span_param
+            params = node.entry.params.model_copy(update={node.spec.span_param: span})
+            nodes[node.id] = replace(node, entry=node.entry.model_copy(update={"params": params}))
+        return Pipeline(self.config, nodes)
 
     def downstream_of(self, node_id: str) -> set[str]:
         """Every node that depends on ``node_id``, directly or not."""

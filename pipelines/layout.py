@@ -8,7 +8,9 @@ Layouts (``<uri>`` is the artifact's directory):
 - ExampleAnomalies:  ``<uri>/Split-<split>/SchemaDiff.pb`` (Anomalies), ``report.html``,
                      ``report.txt``.
 - TransformGraph:    ``<uri>`` is a tf.Transform output directory.
-- Model:             ``<uri>/Format-Serving`` is the serving SavedModel.
+- Model:             ``<uri>/Format-Serving`` is the serving SavedModel; properties:
+                     label_classes (JSON list, the classes its ``scores`` are in order of)
+                     when trained with a label vocabulary.
 - ModelRun:          ``<uri>`` holds TensorBoard logs.
 - ModelEvaluation:   ``<uri>`` holds TFMA output and ``summary.json``.
 - ModelBlessing:     ``<uri>/BLESSED`` or ``<uri>/NOT_BLESSED``, plus ``blessing.json``;
@@ -29,6 +31,9 @@ STATS_FILE = "FeatureStats.pb"
 SCHEMA_FILE = "schema.pbtxt"
 ANOMALIES_FILE = "SchemaDiff.pb"
 SERVING_MODEL_DIR = "Format-Serving"
+# Model property: the classes (JSON list) its serving `scores` are in the order of, set when the
+# Trainer had a label_vocabulary. The Evaluator checks string labels and baselines against it.
+LABEL_CLASSES = "label_classes"
 
 
 def split_dir(artifact: Artifact, split: str) -> Path:

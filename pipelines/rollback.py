@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.component import Artifact, ComponentSpec, InputSpec, Params
-from pipelines.config import load_config
 from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Node, build_pipeline
+from pipelines.loading import load_config
 from pipelines.metadata.store import Contexts, LineageStore
 from pipelines.serving import (
     ServingTarget,

@@ -25,10 +25,12 @@ from pipelines.component import (
     STANDARD_ARTIFACT_TYPES,
     Artifact,
     ArtifactType,
+    CheckContext,
     ComponentDefinitionError,
     ComponentSpec,
     ExecutionContext,
     ExecutorResult,
+    Finding,
     InputSpec,
     Params,
     component,
@@ -36,13 +38,14 @@ from pipelines.component import (
 )
 from pipelines.errors import ConfigError, ConfigIssue, DataError, LockgateError, UserCodeError
 from pipelines.fingerprint import fingerprint_dir, fingerprint_paths
-from pipelines.trainer_args import TrainerArgs
+from pipelines.trainer_args import TrainedModel, TrainerArgs
 from pipelines.user_code import UserFunction, load_user_function
 
 __all__ = [
     "STANDARD_ARTIFACT_TYPES",
     "Artifact",
     "ArtifactType",
+    "CheckContext",
     "ComponentDefinitionError",
     "ComponentSpec",
     "ConfigError",
@@ -50,9 +53,11 @@ __all__ = [
     "DataError",
     "ExecutionContext",
     "ExecutorResult",
+    "Finding",
     "InputSpec",
     "LockgateError",
     "Params",
+    "TrainedModel",
     "TrainerArgs",
     "UserCodeError",
     "UserFunction",

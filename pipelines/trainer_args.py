@@ -3,7 +3,9 @@
 The contract: ``run_fn(args: TrainerArgs)`` trains a tf_keras model whose inputs are the
 TRANSFORMED features and returns it. The Trainer, not the author, exports it with a serving
 signature that parses raw tf.Examples and applies the tf.Transform graph, so serving cannot
-drift from training. Cheap to import: user code imports it for the type hint.
+drift from training. ``run_fn`` may instead return a ``TrainedModel``: the model plus
+signatures of the author's own, exported next to ``serving_default``. Cheap to import: user
+code imports it for the type hint.
 """
 
 from __future__ import annotations
@@ -38,3 +40,26 @@ class TrainerArgs:
     callbacks: list[Any] = field(default_factory=list)
     """tf_keras callbacks to pass to ``model.fit``: TensorBoard logging into ``model_run_dir``
     and progress reporting."""
+    label_vocabulary: str | None = None
+    """The Trainer's ``label_vocabulary`` param: the ``vocab_filename`` the preprocessing_fn
+    gave ``tft.compute_and_apply_vocabulary`` for the label, or None for numeric labels."""
+    label_classes: list[str] | None = None
+    """That vocabulary's entries, in index order: the model's output ``i`` scores
+    ``label_classes[i]``, so it needs ``len(label_classes)`` outputs."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What ``run_fn`` may return instead of the bare model, to export signatures of its own.
+
+    The Trainer always exports ``serving_default`` itself (raw serialized tf.Examples in, the
+    tf.Transform graph applied), so that name is reserved. Each extra signature is a
+    ``tf.function`` with an ``input_signature`` (or a concrete function); whatever resources
+    it uses beyond the model's own variables must be tracked by the model, e.g. assigned as
+    an attribute of it (``model.my_layer = tft_output.transform_features_layer()``).
+    """
+
+    model: Any
+    """The trained tf_keras model over the transformed features."""
+    signatures: dict[str, Any] = field(default_factory=dict)
+    """Signature name -> ``tf.function``, saved in the SavedModel next to ``serving_default``."""

@@ -59,6 +59,13 @@ class EvaluatorParams(Params):
         "serving_default", description="Signature taking serialized raw tf.Examples."
     )
     eval_split: str = Field("eval", description="The split of the examples to evaluate on.")
+    baseline: Literal["latest_blessed", "none"] = Field(
+        "latest_blessed",
+        description="What change thresholds compare with: the latest blessed model, or none "
+        "(value thresholds alone, as on a first run). The Evaluator refuses to compare a "
+        "candidate whose classes (the Trainer's label_vocabulary) differ from the baseline's; "
+        "set `none` for the one run that introduces the new class set.",
+    )
     metrics: list[MetricConfig] = Field(min_length=1)
     slices: list[list[str]] = Field(
         default_factory=_overall_only,
@@ -89,4 +96,5 @@ SPEC = ComponentSpec(
     outputs={"evaluation": "ModelEvaluation", "blessing": "ModelBlessing"},
     executor="components.evaluator.executor:run",
     description="Evaluates the model with TFMA and decides its blessing.",
+    checks="components.evaluator.checks:check",
 )

@@ -37,6 +37,7 @@ from components.evaluator.eval_config import (
     has_value_thresholds,
     metric_names,
 )
+from components.evaluator.labels import check_labels, label_is_string, with_class_indices
 from components.example_reader import ReadExamples
 from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
 
@@ -45,11 +46,13 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     params = ctx.params
     assert isinstance(params, EvaluatorParams)
     examples, model = _required(ctx, "examples"), _required(ctx, "model")
-    baseline = ctx.one("baseline_model")
+    baseline = ctx.one("baseline_model") if params.baseline == "latest_blessed" else None
     schema = _load_schema(ctx.one("schema"))
     files = _eval_files(examples, params.eval_split)
     names = metric_names(params)  # fails fast on a misspelt metric, before loading models
     _check_features(params, schema, files)
+    string_label = label_is_string(params.label_key, schema, files)
+    check_labels(params.label_key, string_label, model, baseline)
 
     with_baseline = baseline is not None
     eval_config = build_eval_config(params, with_baseline)
@@ -65,7 +68,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     ctx.log.info("evaluating model %s on %d file(s)%s", model.id, len(files), versus)
     ctx.progress(0, None, f"TFMA: evaluating on '{params.eval_split}'{versus}")
     started = time.monotonic()
-    _run_tfma(ctx, files, schema, models, eval_config, output.uri)
+    _run_tfma(ctx, files, schema, models, eval_config, output.uri, string_label)
     seconds = time.monotonic() - started
 
     metrics = read_metrics(output.uri)
@@ -94,6 +97,7 @@ def _run_tfma(
     models: list[tfma.types.EvalSharedModel],
     eval_config: tfma.EvalConfig,
     output_path: str,
+    string_label: bool = False,
 ) -> None:
     adapter = None
     if schema is not None:  # the Arrow schema and tensors TFMA feeds the model
@@ -107,14 +111,21 @@ def _run_tfma(
             arrow_schema=source.ArrowSchema(),
             tensor_representations=source.TensorRepresentations(),
         )
+    shared = models if len(models) > 1 else models[0]
+    extractors = None
+    if string_label:  # each model's string label -> its class index (labels.py)
+        extractors = with_class_indices(tfma.default_extractors(
+            eval_shared_model=shared, eval_config=eval_config, tensor_adapter_config=adapter
+        ))
     ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
     with beam.Pipeline(options=PipelineOptions(ctx.beam_args)) as pipeline:
         _ = (
             pipeline
             | "ReadEvalExamples" >> ReadExamples(files, schema, tfma.ARROW_INPUT_COLUMN)
             | "EvaluateAndValidate" >> tfma.ExtractEvaluateAndWriteResults(
-                eval_shared_model=models if len(models) > 1 else models[0],
+                eval_shared_model=shared,
                 eval_config=eval_config,
+                extractors=extractors,
                 output_path=output_path,
                 tensor_adapter_config=adapter,
                 schema=schema,

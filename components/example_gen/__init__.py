@@ -79,4 +79,7 @@ SPEC = ComponentSpec(
     executor="components.example_gen.executor:run",
     description="Reads raw data and writes split, gzipped TFRecord tf.Examples.",
     external_fingerprint="components.example_gen.spans:fingerprint",
+    span_param="span",
+    spans="components.example_gen.spans:available_spans",
+    checks="components.example_gen.checks:check",
 )

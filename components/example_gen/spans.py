@@ -32,6 +32,15 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 _TOKENS = re.compile(r"(\{SPAN\}|\{VERSION\}|\*\*/?|\*|\?|\[[^\]/]+\])")
 
 
+class InputNotFound(DataError):
+    """The input, or the span or version the params pin, matches no files. ``param`` names
+    the param at fault, so `lockgate validate` can point at its line."""
+
+    def __init__(self, message: str, param: str = "input") -> None:
+        super().__init__(message)
+        self.param = param
+
+
 def resolve_files(params: ExampleGenParams, config_dir: Path) -> tuple[list[Path], int, int]:
     """The files to read, sorted, with their span and version.
 
@@ -56,6 +65,51 @@ def resolve_files(params: ExampleGenParams, config_dir: Path) -> tuple[list[Path
             raise _nothing_matches(params.input, pattern, config_dir)
         return files, 0, 0
 
+    found = _span_versions(pattern)
+    spans = sorted({span for span, _ in found})
+    if not spans:
+        raise _nothing_matches(params.input, pattern, config_dir)
+    span = spans[-1] if params.span is None else params.span
+    if span not in spans:
+        raise InputNotFound(
+            f"ExampleGen: span {span} of input {params.input!r} does not exist; the spans found "
+            f"are {_listing(spans)}. Set `span` to one of them, or remove it to read the latest.",
+            param="span",
+        )
+    versions = sorted(version for s, version in found if s == span)
+    version = versions[-1] if params.version is None else params.version
+    if version not in versions:
+        raise InputNotFound(
+            f"ExampleGen: version {version} of span {span} of input {params.input!r} does not "
+            f"exist; its versions are {_listing(versions)}. Set `version` to one of them, or "
+            f"remove it to read the latest.",
+            param="version",
+        )
+    files = _expand(found[(span, version)])
+    if not files:
+        raise InputNotFound(
+            f"ExampleGen: span {span} (version {version}) of input {params.input!r} holds no "
+            f"files. Put the data files there, or set `span` to another span."
+        )
+    return files, span, version
+
+
+def available_spans(params: ExampleGenParams, config_dir: Path) -> list[int]:
+    """The spans the input pattern finds now, oldest first ([0] without ``{SPAN}``; [] when
+    nothing matches). ``lockgate run --spans`` and the previous-span check use it."""
+    pattern = str(config_path(config_dir, params.input))
+    if SPAN not in pattern:
+        try:
+            resolve_files(params.model_copy(update={"span": None}), config_dir)
+        except DataError:
+            return []
+        return [0]
+    return sorted({span for span, _ in _span_versions(pattern)})
+
+
+def _span_versions(pattern: str) -> dict[tuple[int, int], list[str]]:
+    """The files matching ``pattern``, by (span, version)."""
+    has_span, has_version = SPAN in pattern, VERSION in pattern
     found: dict[tuple[int, int], list[str]] = {}
     regex = _pattern_regex(pattern)
     wildcard = pattern.replace(SPAN, "*").replace(VERSION, "*")
@@ -65,30 +119,7 @@ def resolve_files(params: ExampleGenParams, config_dir: Path) -> tuple[list[Path
             key = (int(match["span"]) if has_span else 0,
                    int(match["version"]) if has_version else 0)
             found.setdefault(key, []).append(candidate)
-    spans = sorted({span for span, _ in found})
-    if not spans:
-        raise _nothing_matches(params.input, pattern, config_dir)
-    span = spans[-1] if params.span is None else params.span
-    if span not in spans:
-        raise DataError(
-            f"ExampleGen: span {span} of input {params.input!r} does not exist; the spans found "
-            f"are {_listing(spans)}. Set `span` to one of them, or remove it to read the latest."
-        )
-    versions = sorted(version for s, version in found if s == span)
-    version = versions[-1] if params.version is None else params.version
-    if version not in versions:
-        raise DataError(
-            f"ExampleGen: version {version} of span {span} of input {params.input!r} does not "
-            f"exist; its versions are {_listing(versions)}. Set `version` to one of them, or "
-            f"remove it to read the latest."
-        )
-    files = _expand(found[(span, version)])
-    if not files:
-        raise DataError(
-            f"ExampleGen: span {span} (version {version}) of input {params.input!r} holds no "
-            f"files. Put the data files there, or set `span` to another span."
-        )
-    return files, span, version
+    return found
 
 
 def fingerprint(params: ExampleGenParams, config_dir: Path) -> str:
@@ -151,13 +182,13 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def _nothing_matches(value: str, pattern: str, config_dir: Path) -> DataError:
+def _nothing_matches(value: str, pattern: str, config_dir: Path) -> InputNotFound:
     where = "" if value == pattern else f" (resolved to {pattern})"
     placeholders = (
         f" with a number in place of {SPAN}/{VERSION}" if SPAN in pattern or VERSION in pattern
         else ""
     )
-    return DataError(
+    return InputNotFound(
         f"ExampleGen: input {value!r}{where} matches no files{placeholders}. Check the path "
         f"(relative paths are relative to the config's folder, {config_dir}) and that the "
         f"data has been written there."

@@ -28,6 +28,23 @@ class ExampleValidatorParams(Params):
         description="Feature to drift threshold against the previous span (L-infinity distance "
         "for categorical features, Jensen-Shannon divergence for numeric ones).",
     )
+    min_examples: int = Field(
+        50, ge=0,
+        description="Halt when a split has fewer examples than this (TFDV's "
+        "DATASET_LOW_NUM_EXAMPLES); 0 turns the check off. A 15-row span trains nothing "
+        "worth pushing.",
+    )
+    label_key: str | None = Field(
+        None,
+        description="The label feature. Set, it is checked for having one class only, and for "
+        "drift against the previous span (`label_drift`).",
+    )
+    label_drift: float | None = Field(
+        0.1, gt=0,
+        description="Drift threshold of the label against the previous span: L-infinity "
+        "distance of the class shares, or Jensen-Shannon divergence for a numeric label. "
+        "`drift:` on the label feature overrides it; null turns it off.",
+    )
     severity_overrides: dict[str, Severity] = Field(
         default_factory=_new_columns_warn,
         description="TFDV anomaly type (e.g. SCHEMA_NEW_COLUMN, COMPARATOR_L_INFTY_HIGH) to the "

@@ -18,9 +18,9 @@ from tensorflow_data_validation.api.validation_api import validate_statistics_in
 from tensorflow_data_validation.api.validation_options import ValidationOptions
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-from components.example_validator import ExampleValidatorParams
-from components.example_validator.report import Finding, SplitResult, write_reports
-from components.schema_gen.executor import read_schema
+from components.example_validator import ExampleValidatorParams, gates
+from components.example_validator.report import LOUD, Finding, SplitResult, write_reports
+from components.schema_file import read_schema
 from components.statistics_gen.executor import read_statistics
 from pipelines.sdk import (
     Artifact,
@@ -43,6 +43,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     statistics, schema_artifact = _required(ctx, "statistics"), _required(ctx, "schema")
     schema = read_schema(Path(schema_artifact.uri) / layout.SCHEMA_FILE)
     set_drift_comparators(schema, params.drift)
+    gates.configure(schema, params)
     options = ValidationOptions(severity_overrides=severity_overrides(params.severity_overrides))
     previous = ctx.one("previous_statistics")
     previous_splits = set(layout.split_names(previous)) if previous else set()
@@ -61,10 +62,10 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         notes = []
         if previous is not None and split in previous_splits:
             baseline = read_statistics(previous, split)
-        elif params.drift:
-            notes.append("drift not checked: " + (
+        elif params.drift or (params.label_key and params.label_drift):
+            notes.append(f"{LOUD}: " + (
                 f"the previous span has no split '{split}'" if previous is not None
-                else "there is no previous span yet"
+                else "no earlier span exists, so there is nothing to compare this span with"
             ))
         anomalies = validate_statistics_internal(
             current, schema, previous_span_statistics=baseline, validation_options=options
@@ -78,6 +79,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
             anomalies=anomalies,
             previous=baseline.datasets[0] if baseline is not None else None,
             notes=notes,
+            extra=gates.findings(split, current.datasets[0], schema, params),
         ))
     ctx.progress(len(splits), len(splits), "writing the report")
 
@@ -97,6 +99,10 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
 
     verdict = summary_line(halting if halting else findings, splits)
     verdict = f"{'HALTED' if halting else 'PASSED'} (halt_on: {params.halt_on}): {verdict}"
+    unchecked = sorted({note for result in results for note in result.notes
+                        if note.startswith(LOUD)})
+    if unchecked:
+        verdict += "; " + "; ".join(unchecked)
     title = f"Data validation: {ctx.pipeline_name} / {ctx.node_id} / run {ctx.run_id}"
     html_path, text_path = write_reports(out.path, title, verdict, bool(halting), results)
     reports = [str(html_path), str(text_path)]
@@ -151,28 +157,12 @@ def set_drift_comparators(schema: schema_pb2.Schema, drift: dict[str, float]) ->
                 f"the threshold must be above 0, got {threshold}",
             ))
             continue
-        if is_categorical(schema, feature):
+        if gates.is_categorical(schema, feature):
             feature.drift_comparator.infinity_norm.threshold = threshold
         else:
             feature.drift_comparator.jensen_shannon_divergence.threshold = threshold
     if issues:
         raise ConfigError(issues)
-
-
-def is_categorical(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> bool:
-    """Strings, booleans, and ints the schema marks categorical have category shares to
-    compare; everything else is numeric and compared by histogram."""
-    if feature.type == schema_pb2.BYTES:
-        return True
-    if feature.HasField("bool_domain") or feature.HasField("string_domain"):
-        return True
-    if feature.HasField("int_domain"):
-        return feature.int_domain.is_categorical
-    if feature.HasField("domain"):  # a named schema-level domain
-        if any(d.name == feature.domain for d in schema.string_domain):
-            return True
-        return any(d.name == feature.domain and d.is_categorical for d in schema.int_domain)
-    return False
 
 
 def severity_overrides(

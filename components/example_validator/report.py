@@ -8,6 +8,7 @@ cluster or an Airflow log link alike.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 from collections.abc import Iterable
@@ -21,6 +22,7 @@ Severity = Literal["error", "warning"]
 DATASET = "(dataset)"  # the pseudo-feature of dataset-level anomalies, e.g. too few examples
 HTML_FILE = "report.html"
 TEXT_FILE = "report.txt"
+LOUD = "DRIFT NOT CHECKED"  # a note that starts so is shown as a warning banner
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,11 @@ class Finding:
     short: str  # e.g. "column dropped"
     description: str
     reasons: tuple[str, ...]  # TFDV reason codes, e.g. SCHEMA_MISSING_COLUMN
+    advice: str = ""  # what to do about it
 
     def line(self) -> str:
-        return f"{self.split}/{self.feature}: {self.description} ({self.severity})"
+        text = f"{self.split}/{self.feature}: {self.description} ({self.severity})"
+        return f"{text} {self.advice}" if self.advice else text
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,13 @@ class SplitResult:
     anomalies: anomalies_pb2.Anomalies
     previous: statistics_pb2.DatasetFeatureStatistics | None = None
     notes: list[str] = field(default_factory=list)
+    # Lockgate's own findings beside TFDV's (components/example_validator/gates.py).
+    extra: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
-        return findings_of(self.split, self.anomalies)
+        return [explained(f, self.statistics) for f in findings_of(self.split, self.anomalies)
+                ] + self.extra
 
     @property
     def drift(self) -> list[Drift]:
@@ -103,6 +110,51 @@ def _lower_first(text: str) -> str:
     """"Column dropped" -> "column dropped", to read well after a feature name; acronyms such
     as "NaN" keep their case."""
     return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+
+
+# What to do about each kind of finding (TFDV's reason codes and Lockgate's own).
+ONE_CLASS = "LOCKGATE_LABEL_ONE_CLASS"
+NAN_VALUES = "LOCKGATE_NAN_VALUES"
+INF_VALUES = "LOCKGATE_INF_VALUES"
+
+ADVICE = {
+    "DATASET_LOW_NUM_EXAMPLES": "Too little data to train or judge a model on: wait for the "
+    "rest of the span, or lower ExampleValidator's min_examples if this size is expected.",
+    "COMPARATOR_L_INFTY_HIGH": "Check the feed for a change upstream; if the shift is real, "
+    "accept it with `lockgate accept-anomalies RUN --reason ...` or raise the threshold.",
+    "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH": "Check the feed for a change upstream; if the "
+    "shift is real, accept it with `lockgate accept-anomalies RUN --reason ...` or raise the "
+    "threshold.",
+    "FLOAT_TYPE_HAS_NAN": "Fix the rows upstream, or allow NaN in the schema "
+    "(float_domain { disallow_nan: false }) if the model handles them.",
+    "FLOAT_TYPE_HAS_INF": "Fix the rows upstream, or allow infinities in the schema "
+    "(float_domain { disallow_inf: false }) if the model handles them.",
+    ONE_CLASS: "A model cannot learn from one class: check the label column for a broken "
+    "join or a constant default value.",
+    NAN_VALUES: "The schema allows NaN here; set float_domain { disallow_nan: true } to make "
+    "them an error.",
+    INF_VALUES: "The schema allows infinities here; set float_domain { disallow_inf: true } to "
+    "make them an error.",
+}
+
+
+def explained(finding: Finding, stats: statistics_pb2.DatasetFeatureStatistics) -> Finding:
+    """A TFDV finding with what to do, and the counts TFDV leaves out of its message."""
+    advice = next((ADVICE[r] for r in finding.reasons if r in ADVICE), finding.advice)
+    description = finding.description
+    if "FLOAT_TYPE_HAS_NAN" in finding.reasons:
+        nan, total = nan_count(feature_stats(stats, finding.feature))
+        description += f" {nan:,} of {total:,} values are NaN."
+    return dataclasses.replace(finding, description=description, advice=advice)
+
+
+def nan_count(stats: statistics_pb2.FeatureNameStatistics | None) -> tuple[int, int]:
+    """(NaN values, all values) of a numeric feature, from TFDV's standard histogram."""
+    if stats is None or not stats.HasField("num_stats"):
+        return 0, 0
+    histograms = stats.num_stats.histograms
+    nan = max((int(h.num_nan) for h in histograms), default=0)
+    return nan, int(stats.num_stats.common_stats.tot_num_values)
 
 
 # --- statistics summaries -------------------------------------------------------------------
@@ -191,6 +243,8 @@ def render_text(title: str, verdict: str, results: list[SplitResult]) -> str:
         for finding in found:
             lines.append(f"  [{finding.severity.upper():7}] {finding.feature}: {finding.short}")
             lines.append(f"            {finding.description}")
+            if finding.advice:
+                lines.append(f"            what to do: {finding.advice}")
             lines.append(f"            reason codes: {', '.join(finding.reasons) or '-'}")
             current = key_stats(feature_stats(stats, finding.feature), stats.num_examples)
             if finding.feature != DATASET:
@@ -230,6 +284,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: .92em; background: #f4f4f4; padding: 0 .2em; }
 .bar { background: #4a7bd0; height: .8em; display: inline-block; vertical-align: middle; }
 .note { color: #555; font-style: italic; }
+.note.loud { color: #7b341e; background: #fffaf0; border: 1px solid #dd6b20; padding: .5em 1em;
+             font-style: normal; font-weight: 600; }
 svg rect { fill: #4a7bd0; } svg rect.prev { fill: #bbb; }
 """
 
@@ -269,7 +325,8 @@ def _split_section(result: SplitResult) -> list[str]:
     parts = [f'<h2 id="split-{e(result.split)}">Split {e(result.split)}</h2>',
              f'<p class="meta">{stats.num_examples:,} examples, {len(stats.features)} features'
              f"{', compared with the previous span' if result.previous is not None else ''}</p>"]
-    parts += [f'<p class="note">{e(note)}</p>' for note in result.notes]
+    parts += [f'<p class="note{" loud" if note.startswith(LOUD) else ""}">'
+              f"{e(note)}</p>" for note in result.notes]
     if found:
         parts.append("<h3>Anomalies</h3><table><tr><th>feature</th><th>severity</th>"
                      "<th>anomaly</th><th>description</th><th>reason codes</th></tr>")
@@ -277,7 +334,8 @@ def _split_section(result: SplitResult) -> list[str]:
             parts.append(
                 f"<tr><td><code>{e(f.feature)}</code></td>"
                 f'<td><span class="sev {f.severity}">{f.severity.upper()}</span></td>'
-                f"<td>{e(f.short)}</td><td>{e(f.description)}</td>"
+                f"<td>{e(f.short)}</td><td>{e(f.description)}"
+                + (f"<br><b>What to do:</b> {e(f.advice)}" if f.advice else "") + "</td>"
                 f"<td>{'<br>'.join(f'<code>{e(r)}</code>' for r in f.reasons)}</td></tr>"
             )
         parts.append("</table>")

@@ -1,4 +1,8 @@
-"""Pusher: copies a blessed model atomically into TF Serving's layout."""
+"""Pusher: copies a blessed model atomically into TF Serving's layout.
+
+With an ``infra_blessing`` (an InfraValidator upstream, wired by default when there is one),
+the model must have passed that canary too.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,11 @@ SPEC = ComponentSpec(
     name="Pusher",
     version="1",
     params=PusherParams,
-    inputs={"model": InputSpec("Model"), "blessing": InputSpec("ModelBlessing")},
+    inputs={
+        "model": InputSpec("Model"),
+        "blessing": InputSpec("ModelBlessing"),
+        "infra_blessing": InputSpec("InfraBlessing", optional=True),
+    },
     outputs={"pushed_model": "PushedModel"},
     executor="components.pusher.executor:run",
     description="Pushes a blessed model to <destination>/<model_name>/<version>/.",

@@ -1,9 +1,10 @@
 """Pusher executor: serve a blessed model as the next version, or skip and say why.
 
 Gates, in order: the blessing must be positive (marker file and MLMD property agree), and it
-must be about this model. Then ``serving.push`` copies the SavedModel in atomically, or finds the
-newest served version already holds this model (a re-run after a cached Trainer) and records
-that instead of creating a duplicate version.
+must be about this model; so must the infra blessing, when an InfraValidator is wired. Then
+``serving.push`` copies the SavedModel in atomically, or finds the newest served version
+already holds this model (a re-run after a cached Trainer) and records that instead of
+creating a duplicate version.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import time
 
 from components.evaluator.markers import BLESSED_FILE, NOT_BLESSED_FILE, read_reason
+from components.infra_validator.markers import infra_unblessed_reason
 from components.pusher import PusherParams
 from pipelines.sdk import (
     Artifact,
@@ -32,6 +34,12 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     if reason is not None:
         ctx.log.info("not pushing model %s: %s", model.id, reason)
         return ExecutorResult(outcome="skipped", message=f"not blessed: {reason}")
+    infra_blessing = ctx.one("infra_blessing")
+    if infra_blessing is not None:
+        reason = infra_unblessed_reason(infra_blessing, model)
+        if reason is not None:
+            ctx.log.info("not pushing model %s: the canary refused it: %s", model.id, reason)
+            return ExecutorResult(outcome="skipped", message=f"not infra blessed: {reason}")
 
     source = model.path / layout.SERVING_MODEL_DIR
     if not (source / "saved_model.pb").is_file():

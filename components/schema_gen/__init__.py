@@ -32,4 +32,5 @@ SPEC = ComponentSpec(
     executor="components.schema_gen.executor:run",
     description="Infers or imports the TFDV schema.",
     user_code_params=("schema_file",),
+    checks="components.schema_gen.checks:check",
 )

@@ -6,17 +6,17 @@ opens reads exactly like the reviewed file in ``schemas/``.
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
 import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
-from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
+from components.schema_file import parse_schema_file
 from components.schema_gen import SchemaGenParams
 from pipelines.sdk import (
-    ConfigError,
-    ConfigIssue,
     DataError,
     ExecutionContext,
     ExecutorResult,
@@ -36,7 +36,6 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         shutil.copyfile(source, target)
         how = f"imported {source}"
     else:
-        # Imported lazily: StatisticsGen imports this module for read_schema.
         from components.statistics_gen.executor import read_statistics
 
         statistics = ctx.one("statistics")
@@ -44,6 +43,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
             raise DataError("SchemaGen needs an ExampleStatistics input to infer a schema")
         stats = read_statistics(statistics, params.split)
         schema = tfdv.infer_schema(stats, infer_feature_shape=params.infer_feature_shape)
+        disallow_unseen_non_finite(schema, stats)
         target.write_text(text_format.MessageToString(schema))
         how = f"inferred from split {params.split}"
     ctx.outputs["schema"].properties.update(
@@ -52,42 +52,20 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     return ExecutorResult(message=f"{len(schema.feature)} features, {how}")
 
 
-def parse_schema_file(path: Path, key: str = "schema") -> schema_pb2.Schema:
-    """Parse a schema.pbtxt, turning every way it can be wrong into an error naming the file,
-    the line and what to do."""
-    if not path.is_file():
-        raise ConfigError([ConfigIssue(
-            str(path), None, key,
-            "the schema file does not exist; fix the path (relative paths are relative to the "
-            "config file) or remove schema_file to infer the schema",
-        )])
-    try:
-        schema = text_format.Parse(path.read_text(encoding="utf-8"), schema_pb2.Schema())
-    except text_format.ParseError as exc:
-        line = exc.GetLine()
-        column = exc.GetColumn()
-        detail = str(exc).split(" : ", 1)[-1]  # drop the "line:col" prefix protobuf adds
-        raise ConfigError([ConfigIssue(
-            str(path), line, key,
-            f"column {column}: not a valid TFDV Schema in text format: {detail}. Fix the "
-            "pbtxt (see tensorflow_metadata's schema.proto for the field names)",
-        )]) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError([ConfigIssue(
-            str(path), None, key, f"the schema file is not UTF-8 text: {exc}",
-        )]) from exc
-    if not schema.feature:
-        raise ConfigError([ConfigIssue(
-            str(path), None, key,
-            "the schema defines no features, so every column would be an anomaly; "
-            "add a feature { ... } block per column",
-        )])
-    return schema
-
-
-def read_schema(path: Path) -> schema_pb2.Schema:
-    """The schema of a Schema artifact (``<uri>/schema.pbtxt``)."""
-    if not path.is_file():
-        raise DataError(f"the Schema artifact has no {path.name}: expected {path}; "
-                        "re-run SchemaGen")
-    return parse_schema_file(path, key="schema")
+def disallow_unseen_non_finite(
+    schema: schema_pb2.Schema, stats: statistics_pb2.DatasetFeatureStatisticsList
+) -> None:
+    """A float feature the inferring split holds no NaN or infinity in disallows them, so the
+    ExampleValidator halts when a later span brings them (TFDV's inference allows both)."""
+    numeric = {
+        ".".join(f.path.step) or f.name: f.num_stats
+        for f in stats.datasets[0].features if f.HasField("num_stats")
+    }
+    for feature in schema.feature:
+        num = numeric.get(feature.name)
+        if feature.type != schema_pb2.FLOAT or num is None:
+            continue
+        if not any(h.num_nan for h in num.histograms):
+            feature.float_domain.disallow_nan = True
+        if not (math.isinf(num.min) or math.isinf(num.max)):
+            feature.float_domain.disallow_inf = True

@@ -23,7 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components.example_reader import ReadExamples
-from components.schema_gen.executor import read_schema
+from components.schema_file import read_schema
 from components.statistics_gen import StatisticsGenParams
 from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
 

@@ -7,6 +7,7 @@ TensorBoard logs into the ModelRun output and records the final metrics on the M
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from typing import Any
@@ -16,7 +17,9 @@ import tf_keras as keras
 
 from components.trainer import TrainerParams
 from components.trainer.export import (
+    ExportError,
     export_serving_model,
+    label_classes,
     serving_input_features,
     unservable_inputs,
 )
@@ -25,6 +28,7 @@ from pipelines.sdk import (
     DataError,
     ExecutionContext,
     ExecutorResult,
+    TrainedModel,
     TrainerArgs,
     UserCodeError,
     UserFunction,
@@ -50,6 +54,12 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
             f"Trainer's label_key '{params.label_key}' is not a feature of the schema; "
             f"set it to one of {raw_features}"
         )
+    classes = None
+    if params.label_vocabulary:
+        try:
+            classes = label_classes(tft_output, params.label_vocabulary)
+        except ExportError as exc:
+            raise DataError(f"Trainer's label_vocabulary: {exc}") from exc
     run_fn = load_user_function(ctx, params.module_file, params.run_fn)
     model_out, run_out = ctx.outputs["model"], ctx.outputs["model_run"]
     serving_dir = model_out.path / layout.SERVING_MODEL_DIR
@@ -72,19 +82,25 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
             ),
             _Progress(ctx, params.train_steps),
         ],
+        label_vocabulary=params.label_vocabulary,
+        label_classes=classes,
     )
 
     keras.backend.clear_session()  # a fresh graph per run in long-lived processes
     skip_autograph_of_tf_keras()
     started = time.monotonic()
-    model = run_fn(args)
+    returned = run_fn(args)
     train_seconds = time.monotonic() - started
+    model, extra_signatures = _unpack(returned)
     _check_model(model, run_fn, serving_input_features(tft_output, params.label_key))
 
     ctx.progress(params.train_steps, params.train_steps, "exporting the serving model")
     started = time.monotonic()
     try:
-        export_serving_model(model, tft_output, params.label_key, serving_dir)
+        export_serving_model(model, tft_output, params.label_key, serving_dir,
+                             classes=classes, extra_signatures=extra_signatures)
+    except ExportError as exc:
+        raise UserCodeError(run_fn.node, run_fn.module, exc) from exc
     except (TypeError, ValueError, KeyError) as exc:  # the model cannot take the features
         raise UserCodeError(run_fn.node, run_fn.module, ValueError(
             f"the model {run_fn.name} returned could not be exported with a serving signature "
@@ -96,6 +112,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     model_out.properties.update({
         **metrics,
         "label_key": params.label_key,
+        **({layout.LABEL_CLASSES: json.dumps(classes)} if classes is not None else {}),
         "train_steps": params.train_steps,
         "train_seconds": round(train_seconds, 2),
     })
@@ -154,12 +171,20 @@ class _Progress(keras.callbacks.Callback):
             self._ctx.progress(self._done, self._total, "training")
 
 
+def _unpack(returned: object) -> tuple[object, dict[str, Any]]:
+    """The model and the author's extra signatures, from what run_fn returned."""
+    if isinstance(returned, TrainedModel):
+        return returned.model, dict(returned.signatures)
+    return returned, {}
+
+
 def _check_model(model: object, run_fn: UserFunction, features: list[str]) -> None:
     if not isinstance(model, keras.Model):
         raise UserCodeError(run_fn.node, run_fn.module, TypeError(
             f"{run_fn.name} must return the trained tf_keras model, got "
-            f"{type(model).__module__}.{type(model).__name__}; build it with "
-            "`import tf_keras as keras` (Keras 3 models cannot be served with tf.Transform)"
+            f"{type(model).__module__}.{type(model).__name__} (or a pipelines.sdk.TrainedModel "
+            "holding it and extra signatures); build it with `import tf_keras as keras` "
+            "(Keras 3 models cannot be served with tf.Transform)"
         ))
     missing = unservable_inputs(model, features)
     if missing:

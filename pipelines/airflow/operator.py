@@ -112,6 +112,10 @@ def run_node(
     try:
         result = launch(pipeline, node_id, run_id, log=log, progress=progress)
     except NodeFailed as failure:
+        if failure.author_frame:
+            log.error("at %s", failure.author_frame)
+        if failure.log_path:
+            log.error("full traceback: %s", failure.log_path)
         if _deterministic(failure.cause):
             log.error("%s\nnot retrying: the same inputs would fail the same way", failure)
             raise AirflowFailException(str(failure)) from failure

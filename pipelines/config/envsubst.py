@@ -2,6 +2,10 @@
 
 Expansion runs on parsed string scalars, not on the raw text, so a value containing ``:`` or
 ``#`` cannot change the YAML's structure. ``$${`` is a literal ``${``.
+
+A value that is one reference and nothing else, and expands to ``null`` (or ``~``), is null:
+``span: ${SPAN:-null}`` reads the latest span unless ``SPAN=3`` pins it, so one config serves
+both. Numbers need nothing special: ``port: ${PGPORT:-5432}`` validates as the number 5432.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pipelines.home import lockgate_home
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 Path_ = tuple[str | int, ...]
+_NULLS = ("null", "Null", "NULL", "~")
 
 
 def _builtin_defaults() -> dict[str, str]:
@@ -50,4 +55,8 @@ def expand(
         on_missing(path, name)
         return ""
 
-    return _REF.sub(substitute, data)
+    expanded = _REF.sub(substitute, data)
+    whole = _REF.fullmatch(data)
+    if whole is not None and whole.group(0) != "$${" and expanded in _NULLS:
+        return None
+    return expanded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -14,53 +14,6 @@ from pipelines.config.envsubst import expand
 from pipelines.config.models import PipelineConfig
 from pipelines.config.yaml_source import KeyPath, line_of, load_with_lines
 from pipelines.errors import ConfigError, ConfigIssue
-
-if TYPE_CHECKING:
-    from pipelines.graph import Pipeline
-
-
-def load_config(path: str | Path) -> PipelineConfig:
-    """Return the validated config at ``path`` or raise ``ConfigError`` listing every issue."""
-    from pipelines.graph import build_pipeline  # the graph checks are part of validity
-
-    config = parse_config(path)
-    pipeline = build_pipeline(config)
-    issues = [*_user_code_missing(config), *_component_checks(pipeline)]
-    if issues:
-        raise ConfigError(_in_order(issues))
-    return config
-
-
-def _user_code_missing(config: PipelineConfig) -> Iterable[ConfigIssue]:
-    """Every param a spec names as user code must point at a file that exists."""
-    for index, entry in enumerate(config.components):
-        for name in entry.spec.user_code_params:
-            value = getattr(entry.params, name, None)
-            if value and not config.resolve_path(str(value)).exists():
-                yield issue_at(config, ("components", index, "params", name),
-                               f"{config.resolve_path(str(value))} does not exist (relative "
-                               "paths are relative to the config's folder)")
-
-
-def _component_checks(pipeline: Pipeline) -> Iterable[ConfigIssue]:
-    """The ``checks`` of each node's spec, placed at the lines of the params they are about."""
-    from pipelines.component import CheckContext, load_callable
-
-    config = pipeline.config
-    for index, entry in enumerate(config.components):
-        node = pipeline.nodes[entry.node_id]
-        if node.spec.checks is None:
-            continue
-        checks = node.spec.checks
-        check = load_callable(checks) if isinstance(checks, str) else checks
-        upstream = {
-            channel.name: (pipeline.nodes[channel.producer].spec,
-                           pipeline.nodes[channel.producer].entry.params)
-            for channel in node.channels if channel.producer
-        }
-        context = CheckContext(config.config_dir, node.id, upstream)
-        for key_path, message in check(entry.params, context):
-            yield issue_at(config, ("components", index, "params", *key_path), message)
 
 
 def parse_config(path: str | Path) -> PipelineConfig:
@@ -97,7 +50,7 @@ def parse_config(path: str | Path) -> PipelineConfig:
     # Components are checked even when the rest is wrong, so every problem shows at once.
     resolved = _resolve_components(data, lines, display, file.resolve().parent, issues)
     if issues or config is None:
-        raise ConfigError(_in_order(issues))
+        raise ConfigError(in_order(issues))
     entries = [entry.resolved(*found) for entry, found in zip(config.components, resolved,
                                                                strict=True)]
     config = config.model_copy(update={"components": entries})
@@ -140,7 +93,7 @@ def _resolve_components(
     return found
 
 
-def _in_order(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+def in_order(issues: list[ConfigIssue]) -> list[ConfigIssue]:
     return sorted(issues, key=lambda i: (i.line or 0, i.key))
 
 

@@ -91,7 +91,7 @@ class ComponentEntry(BaseModel):
     def spec(self) -> ComponentSpec:
         if self._spec is None:
             raise RuntimeError(f"component '{self.component}' was not resolved; load the "
-                               "config with pipelines.config.load_config")
+                               "config with pipelines.loading.load_config")
         return self._spec
 
     @property

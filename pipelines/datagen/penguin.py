@@ -45,3 +45,31 @@ def write_processed_csv(out_dir: Path) -> Path:
         writer.writerow(["species", *FEATURES])
         writer.writerows(processed_rows())
     return path
+
+
+# The string-label variant (examples/penguin_species): species and island stay as the words
+# the source uses, so the pipeline's own tf.Transform vocabulary, not this script, numbers them.
+SPECIES_FILE_NAME = "penguins_species.csv"
+SPECIES_COLUMNS = ("species", "island", *FEATURES)
+
+
+def species_rows() -> list[list[str]]:
+    """Rows with the string species label and island; rows missing any value are dropped."""
+    rows = []
+    with source_csv().open(newline="") as handle:
+        for record in csv.DictReader(handle):
+            values = [record["species"], record["island"], *(record[c] for c in _SOURCE_COLUMNS)]
+            if any(v in ("", "NA") for v in values):
+                continue
+            rows.append([*values[:2], *(str(float(v)) for v in values[2:])])
+    return rows
+
+
+def write_species_csv(out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / SPECIES_FILE_NAME
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(SPECIES_COLUMNS)
+        writer.writerows(species_rows())
+    return path

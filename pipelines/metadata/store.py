@@ -81,6 +81,10 @@ class ExecutionRecord:
     seconds: float = 0.0
 
 
+class ExecutionBusy(MetadataError):
+    """Another live process is executing the same node of the same run."""
+
+
 class LineageStore:
     """A thin, typed layer over ``ml_metadata.MetadataStore``."""
 
@@ -167,7 +171,10 @@ class LineageStore:
         cache_key: str = "",
     ) -> int:
         """Record a RUNNING execution with an INPUT event per input artifact."""
+        from pipelines.liveness import this_process
+
         execution = self._new_execution(spec, node_id, run_id, cache_key, "RUNNING", "running")
+        _set(execution.custom_properties, owner=this_process())
         events = self._events(inputs, self.pb.Event.INPUT)
         execution_id, _, _ = self._retry(
             lambda: self.mlmd.put_execution(
@@ -235,12 +242,24 @@ class LineageStore:
         return execution
 
     def abandon_running(self, contexts: Contexts, node_id: str) -> list[int]:
-        """Mark RUNNING executions of this node in this run FAILED: their process died."""
-        stale = [
-            e for e in self.mlmd.get_executions_by_context(contexts.run.id)
-            if e.last_known_state == self.pb.Execution.RUNNING
-            and e.properties["node_id"].string_value == node_id
-        ]
+        """Mark RUNNING executions of this node in this run FAILED: their process died.
+
+        One whose owner still runs on this host is left alone: ``ExecutionBusy`` says who.
+        """
+        from pipelines.liveness import describe, owner_alive
+
+        stale = []
+        for execution in self.mlmd.get_executions_by_context(contexts.run.id):
+            if (execution.last_known_state != self.pb.Execution.RUNNING
+                    or execution.properties["node_id"].string_value != node_id):
+                continue
+            owner = execution.custom_properties["owner"].string_value
+            if owner and owner_alive(owner):
+                raise ExecutionBusy(
+                    f"node '{node_id}' of this run is being executed right now by "
+                    f"{describe(owner)} (execution {execution.id}); wait for it to finish"
+                )
+            stale.append(execution)
         for execution in stale:
             execution.last_known_state = self.pb.Execution.FAILED
             _set(execution.properties, outcome="failed",
@@ -337,6 +356,18 @@ class LineageStore:
                 seconds=(e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000,
             ))
         return sorted(records, key=lambda r: r.id)
+
+    def run_exists(self, pipeline: str, run_id: str) -> bool:
+        name = f"{pipeline}.{run_id}"
+        return self.mlmd.get_context_by_type_and_name("pipeline_run", name) is not None
+
+    def run_ids(self, pipeline: str) -> list[str]:
+        """The run ids of ``pipeline``, newest first."""
+        prefix = f"{pipeline}."
+        runs = [c for c in self.mlmd.get_contexts_by_type("pipeline_run")
+                if c.name.startswith(prefix)]
+        runs.sort(key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
+        return [c.name.removeprefix(prefix) for c in runs]
 
     def run_executions(self, pipeline: str, run_id: str) -> list[ExecutionRecord]:
         context = self.mlmd.get_context_by_type_and_name("pipeline_run", f"{pipeline}.{run_id}")

@@ -11,7 +11,7 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG
 
 from pipelines.airflow import LockgateNodeOperator, pushed_model_asset
-from pipelines.config import load_config
+from pipelines.loading import load_config
 from tests.e2e.configs import REPO, component, config_variant
 
 DAGS = REPO / "dags"
@@ -26,13 +26,20 @@ SHIPPED_EDGES = {
     "evaluator": {"example_gen", "trainer", "schema_gen"},
     "pusher": {"trainer", "evaluator"},
 }
+# The penguin demo adds the serving checks: a canary before the Pusher, bulk inference after.
+PENGUIN_EDGES = {
+    **SHIPPED_EDGES,
+    "infra_validator": {"example_gen", "trainer", "evaluator"},
+    "pusher": {"trainer", "evaluator", "infra_validator"},
+    "bulk_inferrer": {"example_gen", "trainer", "evaluator", "infra_validator"},
+}
 
 
 def dagbag() -> DagBag:
     return DagBag(dag_folder=str(DAGS), include_examples=False)
 
 
-@pytest.mark.parametrize("name", ["penguin", "pupdates"])
+@pytest.mark.parametrize("name", ["penguin", "pupdates", "penguin_species"])
 def test_shipped_configs_become_dags(name: str) -> None:
     bag = dagbag()
     assert bag.import_errors == {}
@@ -42,7 +49,8 @@ def test_shipped_configs_become_dags(name: str) -> None:
     dag = bag.dags[name]
     config = REPO / "configs" / f"{name}.yaml"
     # Both pipelines chain the same eight components with the same default wiring.
-    assert {t.task_id: t.upstream_task_ids for t in dag.tasks} == SHIPPED_EDGES
+    edges = PENGUIN_EDGES if name == "penguin" else SHIPPED_EDGES
+    assert {t.task_id: t.upstream_task_ids for t in dag.tasks} == edges
     settings = yaml.safe_load(config.read_text())["airflow"]
     for task in dag.tasks:
         assert isinstance(task, LockgateNodeOperator)

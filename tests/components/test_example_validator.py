@@ -257,8 +257,9 @@ def test_drift_without_a_previous_span_is_noted(tmp_path: Path, variants: Artifa
     stats = stats_of(tmp_path, variants, train="shifted")
     result, out = validate(tmp_path, stats, DRIFT_SCHEMA, drift={"colour": 0.1})
     assert result.outcome == "complete"
-    assert "drift not checked: there is no previous span yet" in (
-        out.path / "report.txt").read_text()
+    assert "DRIFT NOT CHECKED: no earlier span exists" in (out.path / "report.txt").read_text()
+    assert "DRIFT NOT CHECKED" in result.message  # the console line says so too
+    assert 'class="note loud"' in (out.path / "report.html").read_text()
 
 
 def test_drift_on_an_unknown_feature_is_a_config_error(tmp_path: Path, variants: Artifact) -> None:

@@ -1,4 +1,5 @@
-"""Pusher executor and the serving directory: gating, versions, atomicity, traversal, locking.
+"""Pusher executor and the serving directory: gating (the Evaluator's blessing, and the
+InfraValidator's when one is wired), versions, atomicity, traversal, locking.
 
 The models are real (tiny) SavedModels; crashes and concurrency use real processes.
 """
@@ -18,6 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from components.evaluator.markers import BLESSED_FILE, BLESSING_FILE, NOT_BLESSED_FILE
+from components.infra_validator.markers import INFRA_BLESSED_FILE, write_infra_blessing
 from components.pusher import PusherParams
 from pipelines.component import Artifact, ExecutionContext, ExecutorResult
 from pipelines.fingerprint import fingerprint_dir
@@ -82,13 +84,16 @@ def blessing(tmp_path: Path, model_id: int, blessed: bool = True) -> Artifact:
 
 
 def run_pusher(
-    tmp_path: Path, model_artifact: Artifact, blessing_artifact: Artifact, **params: object
+    tmp_path: Path, model_artifact: Artifact, blessing_artifact: Artifact,
+    infra_blessing: Artifact | None = None, **params: object
 ) -> tuple[ExecutionContext, ExecutorResult]:
     from components.pusher.executor import run
 
+    inputs = {"model": [model_artifact], "blessing": [blessing_artifact]}
+    if infra_blessing is not None:
+        inputs["infra_blessing"] = [infra_blessing]
     ctx = executor_context(
-        "Pusher", tmp_path / f"run-{time.monotonic_ns()}", params=params,
-        inputs={"model": [model_artifact], "blessing": [blessing_artifact]},
+        "Pusher", tmp_path / f"run-{time.monotonic_ns()}", params=params, inputs=inputs,
     )
     return ctx, run(ctx)
 
@@ -172,6 +177,69 @@ def test_same_model_again_creates_no_new_version(
     assert result.message.startswith("pushed as version 3")
     manifest = read_manifest(serving_target(None, "test"))
     assert [manifest[v]["model_id"] for v in ("1", "2", "3")] == [1, 2, 1]
+
+
+def infra_blessing(tmp_path: Path, model_id: int, blessed: bool, reason: str = "") -> Artifact:
+    """An InfraValidator's verdict on ``model_id``, in its layout."""
+    uri = tmp_path / f"infra-{model_id}-{int(blessed)}"
+    uri.mkdir(parents=True, exist_ok=True)
+    write_infra_blessing(uri, blessed, {"model_id": model_id, "reason": reason})
+    return Artifact("InfraBlessing", str(uri), id=300 + model_id,
+                    properties={"blessed": int(blessed), "model_id": model_id})
+
+
+def test_model_that_passed_the_canary_is_pushed(
+    tmp_path: Path, lockgate_home: Path, saved_models: dict[str, Path]
+) -> None:
+    _, result = run_pusher(tmp_path, model(saved_models, "a", 1), blessing(tmp_path, 1),
+                           infra_blessing(tmp_path, 1, blessed=True))
+    assert result.outcome == "complete"
+    assert result.message.startswith("pushed as version 1")
+    assert versions(serving_target(None, "test")) == [1]
+
+
+def test_model_the_canary_refused_is_skipped_with_its_reason(
+    tmp_path: Path, lockgate_home: Path, saved_models: dict[str, Path]
+) -> None:
+    reason = ("the serving signature failed on the warm-up request: InvalidArgumentError: "
+              "assertion failed")
+    ctx, result = run_pusher(tmp_path, model(saved_models, "a", 1), blessing(tmp_path, 1),
+                             infra_blessing(tmp_path, 1, blessed=False, reason=reason))
+    assert result.outcome == "skipped"
+    assert result.message == f"not infra blessed: {reason}"
+    assert not serving(lockgate_home).exists()
+    assert not any(ctx.outputs["pushed_model"].path.iterdir())
+
+
+def test_infra_blessing_of_another_model_is_not_enough(
+    tmp_path: Path, lockgate_home: Path, saved_models: dict[str, Path]
+) -> None:
+    _, result = run_pusher(tmp_path, model(saved_models, "b", 2), blessing(tmp_path, 2),
+                           infra_blessing(tmp_path, 1, blessed=True))
+    assert result.outcome == "skipped"
+    assert "the infra blessing is for model 1, not for model 2" in result.message
+    assert not serving(lockgate_home).exists()
+
+
+def test_infra_blessing_without_its_marker_is_not_enough(
+    tmp_path: Path, lockgate_home: Path, saved_models: dict[str, Path]
+) -> None:
+    infra = infra_blessing(tmp_path, 1, blessed=True)
+    (infra.path / INFRA_BLESSED_FILE).unlink()  # a half-written or tampered verdict
+    _, result = run_pusher(tmp_path, model(saved_models, "a", 1), blessing(tmp_path, 1), infra)
+    assert result.outcome == "skipped"
+    assert f"no {INFRA_BLESSED_FILE} marker" in result.message
+    assert not serving(lockgate_home).exists()
+
+
+def test_the_evaluators_refusal_comes_before_the_canarys_blessing(
+    tmp_path: Path, lockgate_home: Path, saved_models: dict[str, Path]
+) -> None:
+    _, result = run_pusher(tmp_path, model(saved_models, "a", 1),
+                           blessing(tmp_path, 1, blessed=False),
+                           infra_blessing(tmp_path, 1, blessed=True))
+    assert result.outcome == "skipped" and result.message.startswith("not blessed: ")
+    assert not serving(lockgate_home).exists()
 
 
 @pytest.mark.parametrize("destination", ["../escape", "models/../../escape", "/srv/../etc"])

@@ -41,7 +41,7 @@ def run_schema_gen(
 
 
 def load(ctx: ExecutionContext) -> object:
-    from components.schema_gen.executor import read_schema
+    from components.schema_file import read_schema
 
     return read_schema(ctx.outputs["schema"].path / layout.SCHEMA_FILE)
 
@@ -62,6 +62,9 @@ def test_infers_types_presence_and_shapes_from_train(tmp_path: Path, statistics:
         # infer_feature_shape: one value in every example gives a fixed shape (dense in TFT).
         assert [d.size for d in feature.shape.dim] == [1]
     assert ctx.outputs["schema"].properties["feature_count"] == 3
+    # The train split holds no NaN or infinity, so a later span that does is an anomaly.
+    domain = features["length"].float_domain
+    assert domain.disallow_nan and domain.disallow_inf
 
 
 def test_infers_from_the_configured_split_without_shapes(

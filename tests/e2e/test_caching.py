@@ -17,15 +17,16 @@ from typing import Any
 
 import pytest
 
-from pipelines.config import load_config
 from pipelines.graph import build_pipeline
+from pipelines.loading import load_config
 from pipelines.metadata.store import LineageStore
 from pipelines.runner import RunSummary, run_pipeline
 from tests.e2e.configs import REPO, component, config_variant
 
 pytestmark = pytest.mark.e2e
 UPSTREAM = ["example_gen", "statistics_gen", "schema_gen", "example_validator"]
-MODEL_HALF = ["transform", "trainer", "evaluator", "pusher"]
+MODEL_HALF = ["transform", "trainer", "evaluator", "infra_validator", "pusher", "bulk_inferrer"]
+AFTER_TRAINER = MODEL_HALF[1:]
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +81,16 @@ def test_three_runs_then_edits(lockgate_home: Path, user_code: Path, tmp_path: P
     store = LineageStore(load_config(config).metadata)
 
     first = run(config, "run-1")
-    assert set(statuses(first).values()) == {"complete"} and len(first.results) == 8
+    assert set(statuses(first).values()) == {"complete"} and len(first.results) == 10
 
     second = run(config, "run-2")
     assert statuses(second) == {
         **{node: "cached" for node in [*UPSTREAM, "transform", "trainer"]},
         "evaluator": "complete",  # the baseline is now run 1's blessed model
+        # A new blessing: the canary and what it gates run again.
+        "infra_validator": "complete",
         "pusher": "complete",
+        "bulk_inferrer": "complete",
     }
     assert served_versions(lockgate_home) == ["1"]  # the same model is not pushed again
 
@@ -101,11 +105,16 @@ def test_three_runs_then_edits(lockgate_home: Path, user_code: Path, tmp_path: P
     edited = run(config, "run-4")
     assert {n for n, s in statuses(edited).items() if s == "cached"} == set(UPSTREAM)
 
+    # Editing the model module re-runs the Trainer and what follows, never Transform: the
+    # preprocessing module does not import it, so Transform's code fingerprint is unchanged.
+    model = user_code / "model.py"
+    model.write_text(model.read_text() + "\n# edited: only the Trainer reads this file\n")
+    remodelled = run(config, "run-5")
+    assert {n for n, s in statuses(remodelled).items() if s != "cached"} == set(AFTER_TRAINER)
+
     # Changing a Trainer hyperparameter re-runs the Trainer and what follows only.
-    retrained = run(make_config(tmp_path / "steps", user_code, train_steps=250), "run-5")
-    assert {n for n, s in statuses(retrained).items() if s != "cached"} == {
-        "trainer", "evaluator", "pusher"
-    }
+    retrained = run(make_config(tmp_path / "steps", user_code, train_steps=250), "run-6")
+    assert {n for n, s in statuses(retrained).items() if s != "cached"} == set(AFTER_TRAINER)
 
 
 def cli(config: Path, *args: str) -> subprocess.Popen[str]:

@@ -15,8 +15,8 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.component import Artifact
-from pipelines.config import load_config
 from pipelines.fingerprint import fingerprint_dir
+from pipelines.loading import load_config
 from pipelines.metadata.store import LineageStore
 from tests.e2e.configs import REPO, component, config_variant
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 PENGUIN = REPO / "configs" / "penguin.yaml"
 CSV = REPO / "examples" / "penguin" / "data" / "penguins_processed.csv"
 NODES = ["example_gen", "statistics_gen", "schema_gen", "example_validator",
-         "transform", "trainer", "evaluator", "pusher"]
+         "transform", "trainer", "evaluator", "infra_validator", "pusher", "bulk_inferrer"]
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,8 @@ def serving_versions(home: Path) -> list[str]:
     return sorted(p.name for p in base.iterdir()) if base.exists() else []
 
 
-def test_one_run_completes_all_eight_nodes(first_run: str, store: LineageStore,
-                                           lockgate_home: Path) -> None:
+def test_one_run_completes_every_node(first_run: str, store: LineageStore,
+                                      lockgate_home: Path) -> None:
     executions = store.run_executions("penguin", first_run)
     assert [(e.node_id, e.state) for e in executions] == [(n, "COMPLETE") for n in NODES]
     for execution in executions:

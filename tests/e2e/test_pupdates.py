@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from pipelines.config import load_config
 from pipelines.fingerprint import fingerprint_dir
+from pipelines.loading import load_config
 from pipelines.metadata.store import LineageStore
 from tests.e2e.configs import REPO, component, config_variant
 

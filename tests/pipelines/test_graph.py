@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import load_config
 from pipelines.config.load import parse_config
 from pipelines.errors import ConfigError
 from pipelines.graph import build_pipeline
+from pipelines.loading import load_config
 
 HEAD = "pipeline: {name: demo}\ncomponents:\n"
 GEN = "  - component: ExampleGen\n    params: {input: d.csv}\n"
@@ -25,7 +25,7 @@ def test_penguin_wiring(penguin_config: Path) -> None:
     pipeline = build_pipeline(load_config(penguin_config))
     assert pipeline.order == [
         "example_gen", "statistics_gen", "schema_gen", "example_validator",
-        "transform", "trainer", "evaluator", "pusher",
+        "transform", "trainer", "evaluator", "infra_validator", "pusher", "bulk_inferrer",
     ]
     wires = {
         (node.id, c.name): f"{c.producer}.{c.output}"
@@ -34,7 +34,10 @@ def test_penguin_wiring(penguin_config: Path) -> None:
     assert wires[("trainer", "examples")] == "transform.transformed_examples"
     assert wires[("evaluator", "examples")] == "example_gen.examples"  # raw data, not transformed
     assert wires[("evaluator", "baseline_model")] == "None.None"  # resolved from MLMD
-    assert pipeline.downstream_of("transform") == {"trainer", "evaluator", "pusher"}
+    assert wires[("pusher", "infra_blessing")] == "infra_validator.infra_blessing"
+    assert wires[("bulk_inferrer", "examples")] == "example_gen.examples"
+    assert pipeline.downstream_of("transform") == {
+        "trainer", "evaluator", "infra_validator", "pusher", "bulk_inferrer"}
 
 
 def test_missing_producer_is_reported_with_line(tmp_path: Path) -> None:

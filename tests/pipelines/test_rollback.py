@@ -16,10 +16,10 @@ import pytest
 from components.evaluator.markers import BLESSED_FILE, BLESSING_FILE, NOT_BLESSED_FILE
 from pipelines.cli import main
 from pipelines.component import Artifact
-from pipelines.config import load_config
 from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Pipeline, build_pipeline
 from pipelines.launcher import launch
+from pipelines.loading import load_config
 from pipelines.metadata.store import LineageStore
 from pipelines.sdk import layout
 from pipelines.serving import push, read_manifest, serving_target, versions

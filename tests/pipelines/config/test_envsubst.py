@@ -15,3 +15,10 @@ def test_expansion_rules() -> None:
 def test_lockgate_home_always_resolves(lockgate_home: object) -> None:
     out = expand("${LOCKGATE_HOME}/m.sqlite", lambda p, n: None, env={})
     assert out == f"{lockgate_home}/m.sqlite"
+
+
+def test_a_whole_reference_to_null_is_null() -> None:
+    data = {"span": "${SPAN:-null}", "tilde": "${T:-~}", "inside": "x-${SPAN:-null}",
+            "pinned": "${PINNED:-null}"}
+    out = expand(data, lambda p, n: None, env={"PINNED": "3"})
+    assert out == {"span": None, "tilde": None, "inside": "x-null", "pinned": "3"}

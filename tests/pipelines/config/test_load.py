@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from pipelines.config import load_config
 from pipelines.config.models import PostgresMetadata, SqliteMetadata
 from pipelines.errors import ConfigError
+from pipelines.loading import load_config
 
 REPO = Path(__file__).resolve().parents[3]
 

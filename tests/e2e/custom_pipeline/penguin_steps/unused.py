@@ -1,0 +1,3 @@
+"""Nothing imports this module: editing it must not re-run anything."""
+
+NOTE = "unrelated"
