@@ -4,20 +4,25 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export LOCKGATE_HOME ?= $(CURDIR)/.lockgate
 
-.PHONY: setup demo test test-fast lint schema airflow bench bench-tfx clean
+.PHONY: setup chromium demo test test-fast lint schema airflow bench bench-tfx clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet
 
+# Headless Chromium for the report page tests (tests/pipelines/reports/); idempotent, and
+# it says why when it cannot install (those tests then skip with that reason).
+chromium:
+	@bash infra/chromium.sh
+
 demo: setup
 	$(UV) run --frozen lockgate run configs/penguin.yaml
 
-test: setup lint
+test: setup chromium lint
 	$(UV) run --frozen pytest
 
-test-fast: setup
+test-fast: setup chromium
 	$(UV) run --frozen pytest -m "not e2e and not airflow"
 
 lint: setup

@@ -147,7 +147,41 @@ def render(result: dict[str, Any], tfx: dict[str, Any] | None) -> str:
                 f"- `pyarrow.csv.read_csv` + tfx-bsl encode of the same file: "
                 f"{cell(limit['read_encode_s'])}",
                 f"- Ratio: **{limit['ratio']:.2f}×**", ""]
+    reference = REFERENCE_EVAL_JSON
+    if reference.exists():  # written by bench/reference_eval.py, run on its own
+        out += reference_eval_section(json.loads(reference.read_text()))
+    from bench import lineage_queries  # section 8, written by `python -m bench.lineage_queries`
+
+    if lineage_queries.RESULTS_JSON.exists():
+        out += lineage_queries.section(
+            json.loads(lineage_queries.RESULTS_JSON.read_text())["figures"])
     return "\n".join(out).rstrip() + "\n"
+
+
+REFERENCE_EVAL_JSON = RESULTS_MD.parent / "results" / "reference_eval" / "latest.json"
+
+
+def reference_eval_section(figures: dict[str, Any]) -> list[str]:
+    """Section 7: the Evaluator's reference set's extra cost (``python -m bench.reference_eval``,
+    which also writes this section in place)."""
+    load = ", ".join(f"{x:g}" for x in figures["load_average_at_start"])
+    return [
+        "## 7. Reference evaluation (the Evaluator's reference set)", "",
+        f"Penguins resampled; candidate vs baseline on a {figures['eval_rows']:,}-row eval "
+        f"split, plus the reference ({figures['reference_rows']:,} rows, the baseline's eval "
+        f"split). {figures['repeats']} alternating runs after a warm-up; load average at start "
+        f"{load}; {figures['updated']}.", "",
+        "| Evaluator | whole executor | TFMA (one Beam pipeline) |",
+        "|---|---|---|",
+        f"| `reference: {{kind: none}}` | {cell(figures['none']['wall_s'])} "
+        f"| {cell(figures['none']['tfma_s'])} |",
+        f"| default (`baseline_eval`) | {cell(figures['baseline_eval']['wall_s'])} "
+        f"| {cell(figures['baseline_eval']['tfma_s'])} |",
+        "",
+        f"- Extra cost of the reference: {figures['extra_s']:g} s, "
+        f"**{figures['extra_ratio']:.2f}×** the Evaluator's time without it.",
+        *([f"- {figures['note']}"] if figures.get("note") else []), "",
+    ]
 
 
 def write_results_md(result_path: Path) -> None:

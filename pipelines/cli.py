@@ -86,8 +86,90 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("config", type=Path)
     rollback.add_argument("--to", type=int, metavar="VERSION",
                           help="the pushed version to restore (default: the one before current)")
+    rollback.add_argument("--keep-baseline", action="store_true",
+                          help="leave the next Evaluator's baseline alone (by default it "
+                          "becomes the restored model)")
     rollback.set_defaults(handler=_rollback)
+    report = commands.add_parser("report", help="write a run's offline HTML reports; print "
+                                 "the index path")
+    report.add_argument("run_id", metavar="RUN_ID")
+    report.add_argument("--pipeline", metavar="P",
+                        help="the pipeline's config file or name (default: the config in "
+                        "$LOCKGATE_CONFIG_DIR or configs/ that has RUN_ID)")
+    report.add_argument("--open", action="store_true", help="open the index in a browser")
+    report.set_defaults(handler=_report)
+    _override_parsers(commands)
+    _lineage_parsers(commands)
     return parser
+
+
+def _lineage_parsers(commands: argparse._SubParsersAction) -> None:
+    """Questions about past runs, answered from ML Metadata (pipelines/lineage/)."""
+    runs = commands.add_parser("runs", help="recent runs, newest first, with their status")
+    runs.add_argument("target", nargs="?", metavar="CONFIG|PIPELINE",
+                      help="one pipeline (default: every pipeline in $LOCKGATE_HOME)")
+    runs.add_argument("--limit", type=int, default=20, metavar="N")
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=_runs)
+    show = commands.add_parser("show", help="one run, node by node: status, blessing, "
+                               "anomalies, reports, logs")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--pipeline", metavar="CONFIG|PIPELINE",
+                      help="the pipeline (needed when two have a run of that id)")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_show)
+    lineage = commands.add_parser(
+        "lineage", help="what made an artifact or the serving model, and what came of it",
+        description="lockgate lineage serving CONFIG|PIPELINE [--model NAME] [--version N]; "
+        "lockgate lineage impact CONFIG|PIPELINE --span N | --artifact ID | --file PATH; "
+        "lockgate lineage ARTIFACT_ID [--depth N]")
+    lineage.add_argument("subject", metavar="serving|impact|ARTIFACT_ID")
+    lineage.add_argument("target", nargs="?", metavar="CONFIG|PIPELINE")
+    lineage.add_argument("--model", metavar="NAME", help="serving: the served model's name")
+    lineage.add_argument("--version", type=int, metavar="N",
+                         help="serving: this version, not the one serving now")
+    chosen = lineage.add_mutually_exclusive_group()
+    chosen.add_argument("--span", type=int, metavar="N", help="impact: of this data span")
+    chosen.add_argument("--artifact", type=int, metavar="ID", help="impact: of this artifact")
+    chosen.add_argument("--file", metavar="PATH", help="impact: of this input file")
+    lineage.add_argument("--depth", type=int, default=50, metavar="N",
+                         help="ARTIFACT_ID: how many artifacts deep to walk each way")
+    lineage.add_argument("--json", action="store_true")
+    lineage.set_defaults(handler=_lineage)
+
+
+def _override_parsers(commands: argparse._SubParsersAction) -> None:
+    """The audited overrides (pipelines/override_commands.py); each needs --reason."""
+    def audit(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--reason", help="why the gate is overridden (required; recorded "
+                             "in ML Metadata)")
+        command.add_argument("--by", metavar="NAME",
+                             help="who overrides it (default: the OS user)")
+
+    bless = commands.add_parser("bless", help="bless a model the Evaluator refused (audited)")
+    bless.add_argument("config", type=Path)
+    bless.add_argument("model_id", type=int, metavar="MODEL_ID")
+    audit(bless)
+    bless.set_defaults(handler=_bless)
+    accept = commands.add_parser(
+        "accept-anomalies", help="let a run the ExampleValidator halted continue (audited)"
+    )
+    accept.add_argument("config", type=Path)
+    accept.add_argument("run_id", metavar="RUN_ID")
+    audit(accept)
+    accept.set_defaults(handler=_accept_anomalies)
+    baseline = commands.add_parser(
+        "baseline", help="choose what the next Evaluator compares with (audited)"
+    )
+    baseline.add_argument("config", type=Path)
+    actions = baseline.add_subparsers(required=True, dest="action", metavar="ACTION")
+    chosen = actions.add_parser("set", help="compare with MODEL_ID")
+    chosen.add_argument("model_id", type=int, metavar="MODEL_ID")
+    audit(chosen)
+    reset = actions.add_parser("reset", help="compare with the latest blessed model again")
+    audit(reset)
+    reset.set_defaults(model_id=None)
+    baseline.set_defaults(handler=_baseline)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -168,7 +250,64 @@ def _datagen_pupdates(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     from pipelines.rollback import rollback
 
-    return rollback(args.config, to_version=args.to)
+    return rollback(args.config, to_version=args.to, keep_baseline=args.keep_baseline)
+
+
+def _bless(args: argparse.Namespace) -> int:
+    from pipelines.override_commands import bless
+
+    return bless(args.config, args.model_id, args.reason, args.by)
+
+
+def _accept_anomalies(args: argparse.Namespace) -> int:
+    from pipelines.override_commands import accept_anomalies
+
+    return accept_anomalies(args.config, args.run_id, args.reason, args.by)
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from pipelines.override_commands import baseline
+
+    return baseline(args.config, args.action, args.model_id, args.reason, args.by)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pipelines.reports.command import report
+
+    return report(args.run_id, args.pipeline, args.open)
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from pipelines.lineage import commands
+
+    return commands.runs(args.target, args.limit, args.json)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from pipelines.lineage import commands
+
+    return commands.show(args.run_id, args.pipeline, args.json)
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    from pipelines.lineage import commands
+
+    if args.subject in ("serving", "impact") and not args.target:
+        print(f"lockgate lineage {args.subject}: name the CONFIG or PIPELINE", file=sys.stderr)
+        return EXIT_INVALID
+    if args.subject == "serving":
+        return commands.serving(args.target, args.model, args.version, args.json)
+    if args.subject == "impact":
+        if args.span is None and args.artifact is None and args.file is None:
+            print("lockgate lineage impact: pass --span N, --artifact ID or --file PATH",
+                  file=sys.stderr)
+            return EXIT_INVALID
+        return commands.impact_of(args.target, args.span, args.artifact, args.file, args.json)
+    if not args.subject.isdigit():
+        print(f"lockgate lineage: {args.subject!r} is not serving, impact or an artifact id",
+              file=sys.stderr)
+        return EXIT_INVALID
+    return commands.artifact(int(args.subject), args.target, args.depth, args.json)
 
 
 if __name__ == "__main__":

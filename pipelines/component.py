@@ -44,8 +44,18 @@ NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 #   upstream:             the output of the wired upstream node in the same pipeline run.
 #   latest_blessed_model: the newest Model of this pipeline that an Evaluator blessed.
 #   previous_span:        the same upstream output for the newest earlier span, if any.
-Resolver = Literal["upstream", "latest_blessed_model", "previous_span"]
+#   baseline_examples:    the Examples the latest blessed model's Evaluator read (its
+#                         ``examples`` port): the data that model was blessed on.
+#   run_override:         the newest override (``lockgate accept-anomalies``) recorded for
+#                         this node of this run, if any (``pipelines/overrides.py``).
+Resolver = Literal[
+    "upstream", "latest_blessed_model", "previous_span", "baseline_examples", "run_override"
+]
 RESOLVERS: tuple[str, ...] = get_args(Resolver)
+# Resolvers that read MLMD directly: their inputs are not wired to an upstream node.
+UNWIRED_RESOLVERS: tuple[str, ...] = (
+    "latest_blessed_model", "baseline_examples", "run_override"
+)
 
 
 class ComponentDefinitionError(LockgateError):

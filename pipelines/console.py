@@ -101,7 +101,21 @@ def _run_once(
                       f" for the previous span first (run {prepared.run_id}), so this span's "
                       "drift is checked against it")
     _print_summary(console, summary, config_path)
+    _print_reports(console, pipeline, summary.run_id)
     return 0 if summary.ok else 1
+
+
+def _print_reports(console: Console, pipeline: Pipeline, run_id: str) -> None:
+    """Write the run's offline report index (pipelines/reports/) and say where it is."""
+    from pipelines.reports import write_run_reports
+
+    try:
+        index = write_run_reports(pipeline, run_id).index
+    except Exception as exc:  # the run's outcome stands whatever happens to its reports
+        console.print(f"[yellow]reports not written[/]: {type(exc).__name__}: {exc}",
+                      markup=True)
+        return
+    console.print(f"reports: {index}", markup=False, soft_wrap=True)
 
 
 def _print_summary(console: Console, summary: RunSummary, config_path: Path) -> None:
@@ -115,6 +129,10 @@ def _print_summary(console: Console, summary: RunSummary, config_path: Path) -> 
         table.add_row(result.node_id, result.status, f"{result.seconds:.1f}",
                       str(result.execution_id))
     console.print(table)
+    from pipelines.lineage.summary import gate_lines
+
+    for line in gate_lines((r.node_id, r.status, r.message, r.outputs) for r in summary.results):
+        console.print(line, markup=False)
     resume = f"lockgate run {shlex.quote(str(config_path))} --resume {summary.run_id}"
     if summary.failure:
         failure = summary.failure
@@ -126,6 +144,8 @@ def _print_summary(console: Console, summary: RunSummary, config_path: Path) -> 
         console.print(reason, markup=False)
         if failure.author_frame:
             console.print(f"  at {failure.author_frame}", markup=False)
+        if failure.config_line:
+            console.print(f"  node defined at {failure.config_line}", markup=False)
         if failure.log_path:
             console.print(f"Full traceback: {failure.log_path}", markup=False)
         console.print(f"Fix the cause, then re-run what is left with:\n  {resume}")
@@ -136,6 +156,9 @@ def _print_summary(console: Console, summary: RunSummary, config_path: Path) -> 
         console.print(halted.message, markup=False)
         console.print(f"Review the report, fix the data or the schema, then run again:\n  "
                       f"{resume}")
+        console.print("Or, if the data is right, accept these anomalies (audited) and resume:"
+                      f"\n  lockgate accept-anomalies {shlex.quote(str(config_path))} "
+                      f"{summary.run_id} --reason \"...\"", markup=False)
     else:
         console.print(f"[green bold]OK[/] {summary.pipeline} in {summary.seconds:.1f}s")
 

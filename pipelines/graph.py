@@ -11,7 +11,7 @@ import graphlib
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from pipelines.component import ComponentSpec, InputSpec
+from pipelines.component import UNWIRED_RESOLVERS, ComponentSpec, InputSpec
 from pipelines.config.models import ComponentEntry, PipelineConfig
 from pipelines.errors import ConfigError, ConfigIssue
 
@@ -121,7 +121,7 @@ def build_pipeline(config: PipelineConfig) -> Pipeline:
                                        f"{', '.join(spec.inputs)}"))
         for name, input_spec in spec.inputs.items():
             key = ("components", index, "inputs", name)
-            if input_spec.resolver == "latest_blessed_model":
+            if input_spec.resolver in UNWIRED_RESOLVERS:
                 channels.append(Channel(name, input_spec, None, None))
                 continue
             if name in entry.inputs:

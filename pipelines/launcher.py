@@ -28,7 +28,7 @@ from typing import Literal
 
 from pipelines.beam_mode import beam_args_for
 from pipelines.caching.cache_key import cache_key
-from pipelines.caching.user_code import user_code_fingerprint
+from pipelines.caching.user_code import code_file_fingerprints, user_code_fingerprint
 from pipelines.component import (
     Artifact,
     ComponentDefinitionError,
@@ -45,6 +45,7 @@ from pipelines.exit_gc import skip_gc_at_exit
 from pipelines.failure import author_frame, write_error_log
 from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Node, Pipeline
+from pipelines.lineage.snapshot import record_on_run, write_snapshot
 from pipelines.metadata.store import LineageStore
 from pipelines.resolve import resolve_inputs
 
@@ -71,12 +72,13 @@ class NodeFailed(LockgateError):
     """
 
     def __init__(self, node_id: str, execution_id: int | None, cause: BaseException,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, config_line: str | None = None) -> None:
         self.node_id = node_id
         self.execution_id = execution_id
         self.cause = cause
         self.log_path = log_path
         self.author_frame = author_frame(cause)
+        self.config_line = config_line  # where the node's entry is in the config
         reason = str(cause) if isinstance(cause, LockgateError) else (
             f"{type(cause).__name__}: {cause}"
         )
@@ -136,6 +138,17 @@ def launch(
 
     inputs = resolve_inputs(store, contexts, node, run_id)
     key = node_cache_key(pipeline, node, inputs)
+    # For `lockgate lineage`: the config this ran with and each code file the key hashed.
+    try:
+        snapshot = write_snapshot(pipeline.config)
+    except OSError as exc:  # lineage bookkeeping never fails a node; say what is missing
+        log.warning("config snapshot not written (lineage will lack it): %s", exc)
+        snapshot = {}
+    record_on_run(store, contexts, snapshot)
+    lineage: dict[str, object] = dict(snapshot)
+    code = code_file_fingerprints(_code_paths(pipeline, node))
+    if code:
+        lineage["code_files"] = code
     if key and use_cache and _caching_on(pipeline, node):
         hit = store.find_cached(contexts, node.spec, key)
         if hit is not None:
@@ -179,15 +192,18 @@ def launch(
         state = "FAILED" if result.outcome == "halted" else "COMPLETE"
         store.finish_execution(
             execution_id, contexts, state=state, outcome=result.outcome,
-            message=result.message, outputs=published, properties=result.properties,
+            message=result.message, outputs=published,
+            properties={**lineage, **({"reports": result.reports} if result.reports else {}),
+                        **result.properties},
         )
     except BaseException as exc:
         _remove(staging.values())
         log_path = write_error_log(execution_dir(pipeline, node, execution_id), exc)
-        failure = NodeFailed(node_id, execution_id, exc, log_path)
+        failure = NodeFailed(node_id, execution_id, exc, log_path,
+                             pipeline.config.where(node_id))
         store.finish_execution(
             execution_id, contexts, state="FAILED", outcome="failed", message=str(failure),
-            properties={"log_path": str(log_path), "traceback": _tail(exc),
+            properties={**lineage, "log_path": str(log_path), "traceback": _tail(exc),
                         "author_frame": failure.author_frame or ""},
         )
         if isinstance(exc, KeyboardInterrupt | SystemExit):
@@ -250,14 +266,7 @@ def node_cache_key(pipeline: Pipeline, node: Node, inputs: dict[str, list[Artifa
     elif not spec.inputs:
         return ""
     params = node.entry.params.model_dump(mode="json")
-    code_paths = [
-        pipeline.config.resolve_path(params[name])
-        for name in spec.user_code_params if params.get(name)
-    ]
-    if spec.module_file:  # the author's component: its own code and the files it declares
-        module = Path(spec.module_file)
-        code_paths += [module, *(module.parent / extra for extra in spec.code_files)]
-    code = user_code_fingerprint(code_paths)
+    code = user_code_fingerprint(_code_paths(pipeline, node))
     return cache_key(
         component=spec.name,
         version=spec.version,
@@ -269,6 +278,20 @@ def node_cache_key(pipeline: Pipeline, node: Node, inputs: dict[str, list[Artifa
         code_fingerprint=code,
         external_fingerprint=external,
     )
+
+
+def _code_paths(pipeline: Pipeline, node: Node) -> list[Path]:
+    """The code files the cache key hashes: user-code params, and an author's component."""
+    spec = node.spec
+    params = node.entry.params.model_dump(mode="json")
+    paths = [
+        pipeline.config.resolve_path(params[name])
+        for name in spec.user_code_params if params.get(name)
+    ]
+    if spec.module_file:  # the author's component: its own code and the files it declares
+        module = Path(spec.module_file)
+        paths += [module, *(module.parent / extra for extra in spec.code_files)]
+    return paths
 
 
 def _caching_on(pipeline: Pipeline, node: Node) -> bool:

@@ -6,7 +6,7 @@ Layouts (``<uri>`` is the artifact's directory):
 - ExampleStatistics: ``<uri>/Split-<split>/FeatureStats.pb`` (DatasetFeatureStatisticsList).
 - Schema:            ``<uri>/schema.pbtxt``.
 - ExampleAnomalies:  ``<uri>/Split-<split>/SchemaDiff.pb`` (Anomalies), ``report.html``,
-                     ``report.txt``.
+                     ``report.txt``, ``findings.json`` (what ``accept-anomalies`` accepts).
 - TransformGraph:    ``<uri>`` is a tf.Transform output directory.
 - Model:             ``<uri>/Format-Serving`` is the serving SavedModel; properties:
                      label_classes (JSON list, the classes its ``scores`` are in order of)
@@ -16,6 +16,9 @@ Layouts (``<uri>`` is the artifact's directory):
 - ModelBlessing:     ``<uri>/BLESSED`` or ``<uri>/NOT_BLESSED``, plus ``blessing.json``;
                      properties: blessed (1/0), model_id, baseline_model_id.
 - PushedModel:       ``<uri>/push.json``; properties: version, destination.
+- Overrides (``pipelines/overrides.py``): ``AnomaliesAcceptance``: ``acceptance.json``,
+                     ``proposed_schema.pbtxt``, ``proposed_schema.diff``; ``Baseline``:
+                     ``baseline.json``; an override ModelBlessing as above, ``override`` 1.
 """
 
 from __future__ import annotations

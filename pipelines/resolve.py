@@ -12,6 +12,12 @@ from pipelines.component import Artifact
 from pipelines.errors import LockgateError
 from pipelines.graph import Channel, Node
 from pipelines.metadata.store import Contexts, LineageStore
+from pipelines.overrides import (
+    annotate_baseline,
+    baseline_override,
+    overridden_blessings,
+    run_override,
+)
 
 
 class MissingInputError(LockgateError):
@@ -25,10 +31,16 @@ def resolve_inputs(
     for channel in node.channels:
         if channel.spec.resolver == "latest_blessed_model":
             found = latest_blessed_model(store, contexts)
+        elif channel.spec.resolver == "baseline_examples":
+            found = baseline_examples(store, contexts)
+        elif channel.spec.resolver == "run_override":
+            found = run_override(store, contexts, node.id, run_id, channel.spec.type)
         else:
             found = _upstream(store, contexts, channel, run_id)
             if found and channel.spec.resolver == "previous_span":
                 found = _previous_span(store, contexts, found[0])
+            if found and channel.spec.type == "ModelBlessing":  # `lockgate bless` wins
+                found = overridden_blessings(store, contexts, found)
         if found:
             inputs[channel.name] = found
         elif not channel.spec.optional:
@@ -64,13 +76,46 @@ def _previous_span(store: LineageStore, contexts: Contexts, current: Artifact) -
 
 
 def latest_blessed_model(store: LineageStore, contexts: Contexts) -> list[Artifact]:
-    """The Model named by this pipeline's newest positive ModelBlessing, if any."""
+    """The Model named by this pipeline's newest positive ModelBlessing (an Evaluator's or
+    ``lockgate bless``'s), if any, unless a newer ``lockgate baseline`` override names one."""
     blessings = [
         b for b in store.artifacts_in(contexts.pipeline, "ModelBlessing")
         if b.properties.get("blessed") == 1 and b.properties.get("model_id")
     ]
+    pinned = baseline_override(store, contexts, blessings[-1].id or 0 if blessings else 0)
+    if pinned is not None:
+        return pinned
     for blessing in reversed(blessings):
         models = store.artifacts([int(blessing.properties["model_id"])])
         if models:
+            if blessing.properties.get("override") == 1:
+                annotate_baseline(models[0], "blessed by override", blessing)
             return models
+    return []
+
+
+def baseline_examples(store: LineageStore, contexts: Contexts) -> list[Artifact]:
+    """The Examples the latest blessed model was blessed on: what the execution that wrote a
+    positive ModelBlessing of that model read on its ``examples`` port, newest blessing first.
+
+    The Evaluator's reference set: labels a past gate accepted, so a new span's corrupted
+    labels cannot be the only judge. A blessing no Evaluator wrote (``lockgate bless``) is
+    passed over for an older one of the same model; none found gives [].
+    """
+    models = latest_blessed_model(store, contexts)
+    if not models:
+        return []
+    model_id = models[0].id
+    blessings = [
+        b for b in store.artifacts_in(contexts.pipeline, "ModelBlessing")
+        if b.properties.get("blessed") == 1 and b.properties.get("override") != 1
+        and int(b.properties.get("model_id") or 0) == model_id
+    ]
+    for blessing in reversed(blessings):
+        events = store.mlmd.get_events_by_artifact_ids([blessing.id])
+        producers = sorted(e.execution_id for e in events if e.type == store.pb.Event.OUTPUT)
+        for execution_id in producers:  # the first one ran; later ones are cache hits
+            found = store.inputs_of(execution_id).get("examples", [])
+            if found:
+                return found[:1]
     return []

@@ -7,7 +7,8 @@ pipeline blessed the model it holds. The rollback is recorded as a ``lockgate.Ro
 execution with INPUT events on that Model, its blessing and the PushedModel restored, and an
 OUTPUT event on the new PushedModel, so lineage explains every served version.
 
-The next Evaluator's baseline is unchanged: it is still the newest blessed model.
+The restored model becomes the next Evaluator's baseline (a ``lockgate.Override`` of kind
+``baseline-set``, see ``pipelines/overrides.py``), unless ``--keep-baseline``.
 """
 
 from __future__ import annotations
@@ -67,8 +68,12 @@ class Restorable:
     blessing: Artifact
 
 
-def rollback(config_path: Path, to_version: int | None) -> int:
-    """Push version ``to_version`` (default: the one before the newest) again; exit code."""
+def rollback(config_path: Path, to_version: int | None, keep_baseline: bool = False) -> int:
+    """Push version ``to_version`` (default: the one before the newest) again; exit code.
+
+    Unless ``keep_baseline``, the restored model also becomes the next Evaluator's baseline
+    (a ``lockgate.Override``), so a candidate is judged against what is served.
+    """
     pipeline = build_pipeline(load_config(config_path))
     try:
         node = _pusher_node(list(pipeline.nodes.values()), config_path)
@@ -113,6 +118,16 @@ def rollback(config_path: Path, to_version: int | None) -> int:
         return EXIT_FAILED
     _finish(store, execution_id, contexts, message, pushed)
     print(f"{pipeline.name}: {message} (execution {execution_id}, run {run_id})")
+    if not keep_baseline:
+        from pipelines.override_commands import set_baseline
+        from pipelines.overrides import who
+
+        override = set_baseline(store, pipeline, restorable.model, who(None),
+                                f"lockgate rollback to version {version} (execution "
+                                f"{execution_id})")
+        print(f"{pipeline.name}: the next Evaluator compares with model "
+              f"{restorable.model.id} (override execution {override}; --keep-baseline "
+              "leaves the baseline alone)")
     return EXIT_OK
 
 
@@ -212,8 +227,9 @@ def _push_again(
         "model_fingerprint": old.get("model_fingerprint")
         or restorable.model.properties.get("fingerprint"),
         "restored_from": restorable.version,
+        "blessing_id": restorable.blessing.id,
     }
-    result = push(target.version_dir(restorable.version), target, identity)
+    result = push(target.version_dir(restorable.version), target, identity, allow_older=True)
     output = Artifact(type="PushedModel",
                       uri=str(root / NODE_ID / "pushed_model" / str(execution_id)))
     write_pushed_model(output, result, target.root, target.model_name, restorable.model.id,

@@ -32,11 +32,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipelines.component import Artifact
 from pipelines.errors import LockgateError
 from pipelines.home import lockgate_home
+
+if TYPE_CHECKING:  # only annotations: `lockgate lineage` reads versions.json without pydantic
+    from pipelines.component import Artifact
 
 STATE_DIR = ".lockgate-push"
 MANIFEST = "versions.json"
@@ -73,8 +75,11 @@ class ServingTarget:
 class PushResult:
     version: int
     path: Path
-    created: bool  # False: the newest version already held this model; nothing was copied
+    created: bool  # False: nothing was copied (already served, or superseded)
     record: dict[str, Any]
+    # True: the newest version holds a model blessed after this one, so this older blessing
+    # was refused; ``version`` and ``record`` describe that newer version.
+    superseded: bool = False
 
 
 def serving_root() -> Path:
@@ -164,9 +169,16 @@ def push(
     identity: dict[str, Any],
     *,
     copy: CopyTree = shutil.copytree,
+    allow_older: bool = False,
 ) -> PushResult:
     """Copy ``source`` (a SavedModel directory) in as the next version, unless the newest
     version already holds the same model (``identity``: model_id, model_fingerprint, ...).
+
+    A compare-and-swap on the serving record: with ``identity["blessing_id"]`` (the MLMD id of
+    the ModelBlessing, which grows with every blessing), the push is refused when the newest
+    version holds a model blessed later, so of two concurrent runs the older blessing never
+    lands on top of the newer. ``allow_older`` is for ``lockgate rollback``, which serves an
+    older model on purpose.
 
     Crash-safe at every step: a version directory appears only by an atomic rename of a
     complete copy, and the manifest entry is written before that rename, so a number that was
@@ -178,10 +190,14 @@ def push(
         _remove_abandoned_copies(target)
         manifest = read_manifest(target)
         existing = versions(target)
-        if existing and same_model(manifest.get(str(existing[-1])), identity):
+        newest = manifest.get(str(existing[-1])) if existing else None
+        if existing and same_model(newest, identity):
             version = existing[-1]
             return PushResult(version, target.version_dir(version), False,
                               manifest[str(version)])
+        if existing and newest and not allow_older and _blessed_before(identity, newest):
+            return PushResult(existing[-1], target.version_dir(existing[-1]), False, newest,
+                              superseded=True)
 
         version = max([0, *existing, *(int(v) for v in manifest if v.isdigit())]) + 1
         incoming = target.state_dir / f"{_INCOMING}{version}-{uuid.uuid4().hex[:8]}"
@@ -202,6 +218,11 @@ def push(
             raise
         _fsync_dir(target.model_dir)
     return PushResult(version, final, True, record)
+
+
+def _blessed_before(identity: dict[str, Any], record: dict[str, Any]) -> bool:
+    ours, theirs = identity.get("blessing_id"), record.get("blessing_id")
+    return ours is not None and theirs is not None and int(ours) < int(theirs)
 
 
 @contextlib.contextmanager

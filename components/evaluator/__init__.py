@@ -46,6 +46,38 @@ class MetricConfig(Params):
     threshold: MetricThreshold | None = None
 
 
+class Reference(Params):
+    """A second data set every judgement with a baseline is also made on, so that a new span's
+    labels are never the only judge: corrupted labels make the baseline look bad on them."""
+
+    kind: Literal["baseline_eval", "path", "none"] = Field(
+        "baseline_eval",
+        description="baseline_eval: the eval split the baseline model was blessed on; path: "
+        "a curated golden data set; none: judge on the candidate's eval split alone.",
+    )
+    path: str | None = Field(
+        None, description="kind path: a file, folder or glob, relative to the config."
+    )
+    format: Literal["csv", "tfrecord"] = Field(
+        "csv", description="kind path: CSV with a header, or (gzipped) TFRecords of tf.Examples."
+    )
+    tolerance: float | None = Field(
+        0.05, ge=0,
+        description="How far the baseline's value of a metric with a change threshold may "
+        "differ between the candidate's eval split and the reference before the new labels "
+        "are called inconsistent with the reference (which refuses the blessing); null: "
+        "never.",
+    )
+
+    @model_validator(mode="after")
+    def _path_iff_kind_path(self) -> Reference:
+        if self.kind == "path" and not self.path:
+            raise ValueError("reference `kind: path` needs `path`")
+        if self.kind != "path" and self.path:
+            raise ValueError(f"reference `path` is read only with `kind: path`, not {self.kind}")
+        return self
+
+
 def _overall_only() -> list[list[str]]:
     return [[]]
 
@@ -65,6 +97,11 @@ class EvaluatorParams(Params):
         "(value thresholds alone, as on a first run). The Evaluator refuses to compare a "
         "candidate whose classes (the Trainer's label_vocabulary) differ from the baseline's; "
         "set `none` for the one run that introduces the new class set.",
+    )
+    reference: Reference = Field(
+        default_factory=Reference,
+        description="With a baseline, the candidate and the baseline are also scored on this "
+        "reference set, and the blessing needs every threshold to hold there too.",
     )
     metrics: list[MetricConfig] = Field(min_length=1)
     slices: list[list[str]] = Field(
@@ -92,9 +129,11 @@ SPEC = ComponentSpec(
         "model": InputSpec("Model"),
         "baseline_model": InputSpec("Model", optional=True, resolver="latest_blessed_model"),
         "schema": InputSpec("Schema", optional=True),
+        "reference_examples": InputSpec("Examples", optional=True, resolver="baseline_examples"),
     },
     outputs={"evaluation": "ModelEvaluation", "blessing": "ModelBlessing"},
     executor="components.evaluator.executor:run",
+    external_fingerprint="components.evaluator.reference:fingerprint",
     description="Evaluates the model with TFMA and decides its blessing.",
     checks="components.evaluator.checks:check",
 )

@@ -30,7 +30,9 @@ OVERALL = "overall"
 
 # slice name -> metric name -> {"value": candidate, "baseline": ..., "change": ...}
 MetricTable = dict[str, dict[str, dict[str, float]]]
-FailureKind = Literal["lower", "upper", "change", "missing_metric", "missing_slice", "other"]
+FailureKind = Literal[
+    "lower", "upper", "change", "missing_metric", "missing_slice", "other", "disagreement"
+]
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,24 @@ class Failure:
     baseline: float | None = None
     change: float | None = None  # candidate - baseline
     detail: str = ""
+    # Set on a judgement made on the reference set: what that set is (reference.py).
+    reference: str = ""
+    # disagreement: ``value`` is the baseline's on the candidate's eval split, this its value
+    # on the reference, ``change`` the difference and ``bound`` the tolerance.
+    reference_value: float | None = None
 
     def describe(self) -> str:
+        if self.kind == "disagreement":
+            return (
+                f"the new span's labels disagree with the reference ({self.reference}): the "
+                f"baseline scores {self.metric} {_num(self.value)} on the candidate's eval "
+                f"split but {_num(self.reference_value)} on the reference, a difference of "
+                f"{_num(self.change, signed=True)} beyond the tolerance {_bound(self.bound)}"
+            )
+        text = self._describe()
+        return f"on the reference ({self.reference}): {text}" if self.reference else text
+
+    def _describe(self) -> str:
         where = f"({self.slice})"
         if self.kind == "missing_slice":
             return f"no eval examples fall in slice {self.slice}, which {self.detail}"
@@ -158,7 +176,7 @@ def write_summary(
 
 def write_blessing(
     directory: Path, verdict: Verdict, model_id: int | None, baseline_id: int | None,
-    thresholds: list[dict[str, Any]],
+    thresholds: list[dict[str, Any]], judgements: dict[str, Any] | None = None,
 ) -> None:
     (directory / (BLESSED_FILE if verdict.blessed else NOT_BLESSED_FILE)).touch()
     _write_json(directory / BLESSING_FILE, {
@@ -169,6 +187,7 @@ def write_blessing(
         "message": verdict.message(),
         "failures": [f.to_json() for f in verdict.failures],
         "thresholds": thresholds,
+        **({"judgements": judgements} if judgements is not None else {}),
     })
 
 

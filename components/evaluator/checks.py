@@ -4,7 +4,8 @@ after training, minutes into a run:
 - a metric ``class_name`` that neither TFMA nor tf_keras knows (``known_metrics``, generated, so
   no TensorFlow import here);
 - a ``label_key`` or slice feature key missing from the curated schema;
-- a threshold bound no model could reach, such as an accuracy ``lower`` above 1.
+- a threshold bound no model could reach, such as an accuracy ``lower`` above 1;
+- a golden reference set (``reference: {kind: path}``) that matches no files (a data finding).
 
 Metrics with a ``module`` (custom classes) are not checked: only importing them would tell.
 """
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 
 from components.evaluator import EvaluatorParams, MetricConfig
 from components.evaluator.known_metrics import KERAS_METRICS, TFMA_METRICS
+from components.evaluator.reference import golden_files
 from components.schema_gen.checks import CuratedSchema, curated_schema
 from pipelines.component import KeyPath
 from pipelines.sdk import CheckContext, Finding
@@ -75,6 +77,11 @@ def check(params: EvaluatorParams, ctx: CheckContext) -> Iterator[Finding]:
     schema = curated_schema(ctx)
     if schema is not None:
         yield from _schema_keys(params, schema)
+    reference = params.reference
+    if reference.kind == "path" and not golden_files(reference, ctx.config_dir):
+        yield Finding(("reference", "path"),
+                      f"the reference golden set {reference.path!r} matches no files (looked "
+                      f"for {ctx.resolve_path(reference.path or '')})", data=True)
 
 
 def _unknown_metric(name: str) -> str:

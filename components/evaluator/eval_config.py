@@ -62,9 +62,38 @@ def build_eval_config(params: EvaluatorParams, with_baseline: bool) -> tfma.Eval
         model_specs=models,
         slicing_specs=[_slicing_spec(keys) for keys in slice_keys(params)],
         metrics_specs=[
-            tfma.MetricsSpec(metrics=[_metric(m, with_baseline) for m in params.metrics])
+            tfma.MetricsSpec(metrics=[_metric(m, with_baseline) for m in params.metrics]),
+            *plot_specs(params),
         ],
     )
+
+
+# The plots the offline evaluation page draws (pipelines/reports/evaluation.py); no threshold
+# reads them. They apply to classifiers only, told by the metrics the config names: one that
+# scores a class vector gets the multi-class confusion matrix, plus ROC/PR (from the binary
+# confusion matrices) and calibration micro-averaged over the classes; one that scores a single
+# probability gets the binary plots as they are; a regression (or any other metric) gets none.
+MULTI_CLASS_METRICS = {"SparseCategoricalAccuracy", "CategoricalAccuracy",
+                       "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
+                       "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy"}
+BINARY_METRICS = {"BinaryAccuracy", "BinaryCrossentropy", "AUC", "AUCPrecisionRecall",
+                  "Precision", "Recall", "ConfusionMatrixAtThresholds"}
+
+
+def plot_specs(params: EvaluatorParams) -> list[tfma.MetricsSpec]:
+    names = {m.class_name for m in params.metrics if not m.module}
+    binary_plots = [tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
+                    tfma.MetricConfig(class_name="CalibrationPlot")]
+    if names & MULTI_CLASS_METRICS:
+        return [
+            tfma.MetricsSpec(
+                metrics=[tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot")]),
+            tfma.MetricsSpec(metrics=binary_plots,
+                             aggregate=tfma.AggregationOptions(micro_average=True)),
+        ]
+    if names & BINARY_METRICS:
+        return [tfma.MetricsSpec(metrics=binary_plots)]
+    return []
 
 
 def metric_names(params: EvaluatorParams) -> list[str]:

@@ -4,11 +4,21 @@ The candidate (and the baseline, when MLMD resolved one) are served the raw seri
 examples through their serving signature, exactly as TF Serving will call them, in one Beam
 pipeline run with the pipeline's beam_args. TFMA computes the metrics per slice and checks the
 thresholds; ``blessing.py`` writes its verdict in the layout of ``pipelines.layout``.
+
+With a baseline, both models are also scored on a reference set (``reference.py``) in the same
+Beam pipeline, written under ``<evaluation>/reference/``. The blessing needs three judgements:
+the thresholds on the eval split, the thresholds on the reference, and the baseline scoring
+both alike (within ``reference.tolerance``), since a fixed model scoring them far apart means
+the new labels disagree with labels a past gate accepted.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
@@ -21,6 +31,7 @@ from tfx_bsl.tfxio import tensor_adapter, tf_example_record
 from components.evaluator import EvaluatorParams
 from components.evaluator.blessing import (
     OVERALL,
+    Failure,
     MetricTable,
     Verdict,
     judge,
@@ -38,8 +49,19 @@ from components.evaluator.eval_config import (
     metric_names,
 )
 from components.evaluator.labels import check_labels, label_is_string, with_class_indices
+from components.evaluator.reference import ReferenceSet, baseline_eval_set, golden_set
 from components.example_reader import ReadExamples
 from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
+
+REFERENCE_DIR = "reference"  # in the ModelEvaluation: TFMA's output on the reference set
+
+
+@dataclass(frozen=True)
+class NoReference:
+    """Why no reference set is judged; ``same_as_eval``: it is the eval split itself."""
+
+    reason: str
+    same_as_eval: bool = False
 
 
 def run(ctx: ExecutionContext) -> ExecutorResult:
@@ -64,45 +86,143 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         models.append(_shared_model(baseline, eval_config, BASELINE, False))
     output = ctx.outputs["evaluation"]
 
-    versus = f" against baseline model {baseline.id}" if baseline is not None else ""
-    ctx.log.info("evaluating model %s on %d file(s)%s", model.id, len(files), versus)
-    ctx.progress(0, None, f"TFMA: evaluating on '{params.eval_split}'{versus}")
-    started = time.monotonic()
-    _run_tfma(ctx, files, schema, models, eval_config, output.uri, string_label)
-    seconds = time.monotonic() - started
+    with tempfile.TemporaryDirectory(prefix="lockgate-reference-") as scratch:
+        reference = _reference(ctx, params, examples, baseline, schema, Path(scratch))
+        runs = [("", files, output.uri)]
+        reference_dir = output.path / REFERENCE_DIR
+        if isinstance(reference, ReferenceSet):
+            runs.append(("Reference", reference.files, str(reference_dir)))
+        versus = f" against baseline model {baseline.id}" if baseline is not None else ""
+        also = " and on the reference" if len(runs) > 1 else ""
+        ctx.log.info("evaluating model %s on %d file(s)%s%s", model.id, len(files), versus, also)
+        ctx.progress(0, None, f"TFMA: evaluating on '{params.eval_split}'{versus}{also}")
+        started = time.monotonic()
+        _run_tfma(ctx, runs, schema, models, eval_config, string_label)
+        seconds = time.monotonic() - started
 
     metrics = read_metrics(output.uri)
-    verdict = judge(tfma.load_validation_result(output.uri), metrics, _slice_thresholds(params))
+    slice_thresholds = _slice_thresholds(params)
+    verdict = judge(tfma.load_validation_result(output.uri), metrics, slice_thresholds)
     baseline_id = baseline.id if baseline is not None else None
     write_summary(output.path, metrics, model.id, baseline_id)
-    write_blessing(ctx.outputs["blessing"].path, verdict, model.id, baseline_id,
-                   _thresholds_json(params))
-    _record_properties(ctx, metrics, verdict, model, baseline)
+    judgements: dict[str, Any] = {"eval": {
+        "data": f"'{params.eval_split}' split of Examples {examples.id}",
+        "blessed": verdict.blessed, "failures": len(verdict.failures),
+    }}
+    overall = verdict
+    if isinstance(reference, ReferenceSet):
+        ref_metrics = read_metrics(str(reference_dir))
+        write_summary(reference_dir, ref_metrics, model.id, baseline_id)
+        on_reference = judge(tfma.load_validation_result(str(reference_dir)), ref_metrics,
+                             slice_thresholds)
+        ref_failures = [replace(f, reference=reference.name) for f in on_reference.failures]
+        disagreements, compared = _disagreements(params, names, metrics, ref_metrics,
+                                                 reference.name)
+        overall = Verdict(
+            blessed=verdict.blessed and on_reference.blessed and not disagreements,
+            failures=[*disagreements, *ref_failures, *verdict.failures],
+            rubber_stamped=verdict.rubber_stamped,
+        )
+        judgements["reference"] = {
+            "checked": True, "data": reference.name, "examples_id": reference.examples_id,
+            "blessed": on_reference.blessed, "failures": len(ref_failures),
+            "metrics": ref_metrics.get(OVERALL, {}),
+        }
+        judgements["agreement"] = {
+            "checked": True, "agree": not disagreements, "tolerance": params.reference.tolerance,
+            "metrics": compared,
+        }
+    else:
+        judgements["reference"] = {"checked": False, "reason": reference.reason,
+                                   **({"same_as_eval": True} if reference.same_as_eval else {})}
+    write_blessing(ctx.outputs["blessing"].path, overall, model.id, baseline_id,
+                   _thresholds_json(params), judgements)
+    _record_properties(ctx, metrics, overall, model, baseline)
+    if isinstance(reference, ReferenceSet):
+        _record_reference(ctx, judgements, reference)
 
     skipped_change = not with_baseline and has_change_thresholds(params)
     return ExecutorResult(
-        message=_message(verdict, metrics, names, baseline, skipped_change),
+        message=_message(overall, metrics, names, baseline, skipped_change, judgements),
         properties={
             "eval_seconds": round(seconds, 2),
-            "blessed": int(verdict.blessed),
-            "failures": len(verdict.failures),
+            "blessed": int(overall.blessed),
+            "failures": len(overall.failures),
+            "reference": reference.name if isinstance(reference, ReferenceSet)
+            else reference.reason,
         },
     )
 
 
+def _reference(
+    ctx: ExecutionContext, params: EvaluatorParams, examples: Artifact,
+    baseline: Artifact | None, schema: schema_pb2.Schema | None, scratch: Path,
+) -> ReferenceSet | NoReference:
+    """The reference set to judge on as well, or why there is none (then it is not used)."""
+    kind = params.reference.kind
+    if baseline is None:
+        return NoReference("no baseline: value thresholds on the eval split alone")
+    if kind == "none":
+        return NoReference("reference kind none: judged on the candidate's eval split alone")
+    if kind == "path":
+        return golden_set(params.reference, ctx.config_dir, schema, scratch)
+    reference_examples = ctx.one("reference_examples")
+    found = baseline_eval_set(reference_examples, baseline, params.eval_split)
+    if isinstance(found, str):
+        return NoReference(found)
+    assert reference_examples is not None
+    fingerprint = examples.properties.get("fingerprint")
+    if examples.id == reference_examples.id or (
+        fingerprint and fingerprint == reference_examples.properties.get("fingerprint")
+    ):
+        return NoReference(f"the reference ({found.name}) is the candidate's own eval split",
+                           same_as_eval=True)
+    return found
+
+
+def _disagreements(
+    params: EvaluatorParams, names: list[str], metrics: MetricTable, ref_metrics: MetricTable,
+    reference: str,
+) -> tuple[list[Failure], dict[str, dict[str, float]]]:
+    """The baseline's value of each metric with a change threshold, on the eval split and on
+    the reference: a fixed model scoring far apart on the two means their labels disagree."""
+    tolerance = params.reference.tolerance
+    failures: list[Failure] = []
+    compared: dict[str, dict[str, float]] = {}
+    on_eval, on_ref = metrics.get(OVERALL, {}), ref_metrics.get(OVERALL, {})
+    for name, metric in zip(names, params.metrics, strict=True):
+        if not (metric.threshold and metric.threshold.change):
+            continue
+        for key in [k for k in on_eval if k == name or k.endswith(f"/{name}")]:
+            here, there = on_eval[key].get("baseline"), on_ref.get(key, {}).get("baseline")
+            if here is None or there is None:
+                continue
+            difference = here - there
+            compared[key] = {"baseline_on_eval": here, "baseline_on_reference": there,
+                             "difference": difference}
+            if tolerance is not None and not abs(difference) <= tolerance:  # NaN disagrees
+                failures.append(Failure(
+                    kind="disagreement", metric=key, slice=OVERALL, value=here,
+                    reference_value=there, change=difference, bound=tolerance,
+                    reference=reference,
+                ))
+    return failures, compared
+
+
 def _run_tfma(
     ctx: ExecutionContext,
-    files: list[str],
+    runs: list[tuple[str, list[str], str]],
     schema: schema_pb2.Schema | None,
     models: list[tfma.types.EvalSharedModel],
     eval_config: tfma.EvalConfig,
-    output_path: str,
     string_label: bool = False,
 ) -> None:
+    """One Beam pipeline for every (label, files, output path) run: the eval split and the
+    reference share the pipeline's start-up and the loaded models."""
     adapter = None
     if schema is not None:  # the Arrow schema and tensors TFMA feeds the model
         source = tf_example_record.TFExampleRecord(
-            file_pattern=files,
+            file_pattern=runs[0][1],
             schema=schema,
             raw_record_column_name=tfma.ARROW_INPUT_COLUMN,
             telemetry_descriptors=["lockgate", "Evaluator"],
@@ -112,25 +232,28 @@ def _run_tfma(
             tensor_representations=source.TensorRepresentations(),
         )
     shared = models if len(models) > 1 else models[0]
-    extractors = None
-    if string_label:  # each model's string label -> its class index (labels.py)
-        extractors = with_class_indices(tfma.default_extractors(
-            eval_shared_model=shared, eval_config=eval_config, tensor_adapter_config=adapter
-        ))
     ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
     with beam.Pipeline(options=PipelineOptions(ctx.beam_args)) as pipeline:
-        _ = (
-            pipeline
-            | "ReadEvalExamples" >> ReadExamples(files, schema, tfma.ARROW_INPUT_COLUMN)
-            | "EvaluateAndValidate" >> tfma.ExtractEvaluateAndWriteResults(
-                eval_shared_model=shared,
-                eval_config=eval_config,
-                extractors=extractors,
-                output_path=output_path,
-                tensor_adapter_config=adapter,
-                schema=schema,
+        for label, files, output_path in runs:
+            extractors = None
+            if string_label:  # each model's string label -> its class index (labels.py)
+                extractors = with_class_indices(tfma.default_extractors(
+                    eval_shared_model=shared, eval_config=eval_config,
+                    tensor_adapter_config=adapter,
+                ))
+            _ = (
+                pipeline
+                | f"Read{label or 'Eval'}Examples" >> ReadExamples(
+                    files, schema, tfma.ARROW_INPUT_COLUMN)
+                | f"EvaluateAndValidate{label}" >> tfma.ExtractEvaluateAndWriteResults(
+                    eval_shared_model=shared,
+                    eval_config=eval_config,
+                    extractors=extractors,
+                    output_path=output_path,
+                    tensor_adapter_config=adapter,
+                    schema=schema,
+                )
             )
-        )
 
 
 def _shared_model(
@@ -217,24 +340,62 @@ def _record_properties(
             evaluation[name] = values["value"]
 
 
+def _record_reference(
+    ctx: ExecutionContext, judgements: dict[str, Any], reference: ReferenceSet
+) -> None:
+    """Each judgement's outcome on the blessing, and the reference metrics on the evaluation,
+    queryable in MLMD."""
+    blessing = ctx.outputs["blessing"].properties
+    blessing["eval_blessed"] = int(judgements["eval"]["blessed"])
+    blessing["reference_blessed"] = int(judgements["reference"]["blessed"])
+    blessing["labels_agree"] = int(judgements["agreement"]["agree"])
+    blessing["reference"] = reference.name
+    if reference.examples_id is not None:
+        blessing["reference_examples_id"] = reference.examples_id
+    evaluation = ctx.outputs["evaluation"].properties
+    for name, values in judgements["reference"]["metrics"].items():
+        for column, prefix in (("value", "reference_"), ("baseline", "reference_baseline_")):
+            if column in values:
+                evaluation[prefix + name] = values[column]
+
+
 def _message(
     verdict: Verdict, metrics: MetricTable, names: list[str], baseline: Artifact | None,
-    skipped_change: bool,
+    skipped_change: bool, judgements: dict[str, Any] | None = None,
 ) -> str:
+    reference = (judgements or {}).get("reference", {"checked": False, "reason": ""})
+    # Set on the baseline by resolution when a `lockgate` override chose it (who and why).
+    note = baseline.properties.get("baseline_note") if baseline is not None else None
     if not verdict.blessed:
-        return verdict.message()
+        return verdict.message() + (f"; baseline model {baseline.id}: {note}"
+                                    if baseline is not None and note else "")
     overall = metrics.get(OVERALL, {})
     shown = ", ".join(
         f"{name} {overall[name]['value']:.4g}" for name in names
         if "value" in overall.get(name, {})
     )
     if baseline is not None:
-        versus = f" vs baseline model {baseline.id}"
+        versus = f" vs baseline model {baseline.id}" + (f" ({note})" if note else "")
     elif skipped_change:
         versus = " (no blessed baseline yet: change thresholds not applied)"
     else:
         versus = ""
-    return f"blessed{versus}: {shown} ({OVERALL})"
+    text = f"blessed{versus}: {shown} ({OVERALL})"
+    if reference["checked"]:
+        on_ref = reference["metrics"]
+        scores = ", ".join(
+            f"{name} {on_ref[name]['value']:.4g} vs baseline {on_ref[name]['baseline']:.4g}"
+            for name in names if {"value", "baseline"} <= set(on_ref.get(name, {}))
+        )
+        text += f"; on the reference ({reference['data']}): {scores}"
+        tolerance = (judgements or {})["agreement"]["tolerance"]
+        if tolerance is not None:
+            text += f"; its labels agree with the eval split's within {tolerance:g}"
+    elif reference.get("same_as_eval"):
+        text += f"; {reference['reason']}"
+    elif baseline is not None:
+        text += f"; REFERENCE NOT CHECKED: {reference['reason']}"
+    return text
 
 
 def _load_schema(artifact: Artifact | None) -> schema_pb2.Schema | None:

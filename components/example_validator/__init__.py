@@ -63,6 +63,9 @@ SPEC = ComponentSpec(
         "previous_statistics": InputSpec(
             "ExampleStatistics", optional=True, resolver="previous_span"
         ),
+        # `lockgate accept-anomalies RUN`: findings of this node in this run a person accepted;
+        # they are reported as accepted warnings when the run is resumed, never halt it.
+        "accepted": InputSpec("AnomaliesAcceptance", optional=True, resolver="run_override"),
     },
     outputs={"anomalies": "ExampleAnomalies"},
     executor="components.example_validator.executor:run",

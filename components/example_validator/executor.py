@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from tensorflow_data_validation.anomalies.proto import validation_config_pb2
@@ -33,6 +35,8 @@ from pipelines.sdk import (
 )
 
 _CONFIG = "the pipeline config"
+FINDINGS_FILE = "findings.json"  # pipelines/override_commands.py reads it
+ACCEPTANCE_FILE = "acceptance.json"  # pipelines/overrides.py writes it
 _HALTING = {"error": {"error"}, "warning": {"error", "warning"}, "never": set()}
 _SUMMARY_FEATURES = 6  # features named on the first line before "and N more"
 
@@ -54,6 +58,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
                         f"splits {layout.split_names(statistics)} and exclude_splits removes "
                         f"{params.exclude_splits}. Exclude fewer splits.")
     out = ctx.outputs["anomalies"]
+    acceptance = _acceptance(ctx.one("accepted"))
     results = []
     for done, split in enumerate(splits):
         ctx.progress(done, len(splits), f"validating split {split}")
@@ -80,6 +85,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
             previous=baseline.datasets[0] if baseline is not None else None,
             notes=notes,
             extra=gates.findings(split, current.datasets[0], schema, params),
+            accepted=acceptance.by_split.get(split, {}),
         ))
     ctx.progress(len(splits), len(splits), "writing the report")
 
@@ -103,6 +109,11 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
                         if note.startswith(LOUD)})
     if unchecked:
         verdict += "; " + "; ".join(unchecked)
+    if acceptance.note:
+        verdict += f"; {acceptance.note}"
+        if acceptance.diff is not None and acceptance.diff.is_file():
+            shutil.copy(acceptance.diff, out.path / acceptance.diff.name)  # beside the report
+    write_findings(out.path, findings)
     title = f"Data validation: {ctx.pipeline_name} / {ctx.node_id} / run {ctx.run_id}"
     html_path, text_path = write_reports(out.path, title, verdict, bool(halting), results)
     reports = [str(html_path), str(text_path)]
@@ -117,6 +128,44 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     return ExecutorResult(
         outcome="halted", message="\n".join(lines), reports=reports, properties=counts
     )
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What ``lockgate accept-anomalies`` accepted for this node of this run."""
+
+    by_split: dict[str, dict[str, tuple[frozenset[str], str]]]
+    note: str = ""  # who accepted how many, when and why, for the verdict
+    diff: Path | None = None  # the proposed schema change, for review
+
+
+def _acceptance(artifact: Artifact | None) -> Acceptance:
+    if artifact is None:
+        return Acceptance({})
+    record = json.loads((artifact.path / ACCEPTANCE_FILE).read_text())
+    props = artifact.properties
+    note = (f"accepted by {record['by']} at {props.get('at', '?')} (override execution "
+            f"{record['override_execution']}): {record['reason']}")
+    by_split: dict[str, dict[str, tuple[frozenset[str], str]]] = {}
+    for finding in record["accepted"]:
+        features = by_split.setdefault(finding["split"], {})
+        codes, _ = features.get(finding["feature"], (frozenset(), note))
+        features[finding["feature"]] = (codes | set(finding["reasons"]), note)
+    diff = record.get("proposed_schema_diff")
+    return Acceptance(
+        by_split,
+        note=f"{len(record['accepted'])} anomalies {note}; proposed schema change: {diff}",
+        diff=Path(diff) if diff else None,
+    )
+
+
+def write_findings(directory: Path, findings: list[Finding]) -> None:
+    """Every finding, machine-readable: what ``lockgate accept-anomalies`` accepts."""
+    (directory / FINDINGS_FILE).write_text(json.dumps([
+        {"split": f.split, "feature": f.feature, "severity": f.severity,
+         "reasons": list(f.reasons), "short": f.short}
+        for f in findings
+    ], indent=2) + "\n")
 
 
 def summary_line(findings: list[Finding], splits: list[str]) -> str:

@@ -59,11 +59,14 @@ class SplitResult:
     notes: list[str] = field(default_factory=list)
     # Lockgate's own findings beside TFDV's (components/example_validator/gates.py).
     extra: list[Finding] = field(default_factory=list)
+    # `lockgate accept-anomalies`: feature -> (reason codes accepted, who/why), for this split.
+    accepted: dict[str, tuple[frozenset[str], str]] = field(default_factory=dict)
 
     @property
     def findings(self) -> list[Finding]:
-        return [explained(f, self.statistics) for f in findings_of(self.split, self.anomalies)
-                ] + self.extra
+        found = [explained(f, self.statistics) for f in findings_of(self.split, self.anomalies)
+                 ] + self.extra
+        return [as_accepted(f, self.accepted) for f in found]
 
     @property
     def drift(self) -> list[Drift]:
@@ -73,6 +76,16 @@ class SplitResult:
             for info in self.anomalies.drift_skew_info
             for m in info.drift_measurements
         ]
+
+
+def as_accepted(finding: Finding, acceptance: dict[str, tuple[frozenset[str], str]]) -> Finding:
+    """``finding`` as an accepted warning if a person accepted exactly these reason codes of
+    its feature; a new reason, or another feature, still counts at its own severity."""
+    codes, note = acceptance.get(finding.feature, (frozenset(), ""))
+    if not finding.reasons or not set(finding.reasons) <= codes:
+        return finding
+    return dataclasses.replace(finding, severity="warning", short=f"ACCEPTED: {finding.short}",
+                               advice=note)
 
 
 def findings_of(split: str, anomalies: anomalies_pb2.Anomalies) -> list[Finding]:
@@ -121,10 +134,10 @@ ADVICE = {
     "DATASET_LOW_NUM_EXAMPLES": "Too little data to train or judge a model on: wait for the "
     "rest of the span, or lower ExampleValidator's min_examples if this size is expected.",
     "COMPARATOR_L_INFTY_HIGH": "Check the feed for a change upstream; if the shift is real, "
-    "accept it with `lockgate accept-anomalies RUN --reason ...` or raise the threshold.",
+    "accept it with `lockgate accept-anomalies CONFIG RUN --reason ...` or raise the threshold.",
     "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH": "Check the feed for a change upstream; if the "
-    "shift is real, accept it with `lockgate accept-anomalies RUN --reason ...` or raise the "
-    "threshold.",
+    "shift is real, accept it with `lockgate accept-anomalies CONFIG RUN --reason ...` or "
+    "raise the threshold.",
     "FLOAT_TYPE_HAS_NAN": "Fix the rows upstream, or allow NaN in the schema "
     "(float_domain { disallow_nan: false }) if the model handles them.",
     "FLOAT_TYPE_HAS_INF": "Fix the rows upstream, or allow infinities in the schema "

@@ -52,11 +52,20 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         "model_id": model.id,
         # The launcher records it on publish; executor tests have none, so compute it.
         "model_fingerprint": model.properties.get("fingerprint") or fingerprint_dir(model.path),
+        # Orders blessings: serving never goes from a newer blessing to an older one.
+        "blessing_id": blessing.id,
     }
     ctx.progress(0, None, f"copying the model into {target.model_dir}")
     started = time.monotonic()
     result = serving.push(source, target, identity)
     seconds = time.monotonic() - started
+    if result.superseded:
+        message = (f"not pushed: version {result.version} already serves model "
+                   f"{result.record.get('model_id')}, blessed after this one (blessing "
+                   f"{result.record.get('blessing_id')} > {blessing.id}); serving stays on the "
+                   "newer blessing")
+        ctx.log.info("%s", message)
+        return ExecutorResult(outcome="skipped", message=message)
 
     serving.write_pushed_model(ctx.outputs["pushed_model"], result, target.root, target.model_name,
                        model.id)
@@ -64,6 +73,10 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         message = f"pushed as version {result.version} to {result.path}"
     else:
         message = f"already serving as version {result.version} ({result.path}); not pushed again"
+    if blessing.properties.get("override") == 1:  # `lockgate bless`: say whose decision it was
+        message += (f"; blessed by override: {blessing.properties.get('by')}, "
+                    f"{blessing.properties.get('reason')} (override execution "
+                    f"{blessing.properties.get('override_execution')})")
     return ExecutorResult(
         message=message,
         properties={"version": result.version, "new_version": int(result.created),

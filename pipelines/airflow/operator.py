@@ -76,7 +76,10 @@ class LockgateNodeOperator(BaseOperator):
         run_id = context["run_id"]
         log.info("pipeline %s, node %s, run %s (config %s)", pipeline.name, self.pipeline_node,
                  run_id, self.config_path)
-        result = run_node(pipeline, self.pipeline_node, run_id, log)
+        try:
+            result = run_node(pipeline, self.pipeline_node, run_id, log)
+        finally:  # complete, cached, halted, skipped or failed: the index shows it
+            log_reports(pipeline, run_id, log)
         if self.outlets:
             _describe_outlet_events(context, self.outlets, result, run_id)
 
@@ -102,6 +105,16 @@ def load_pipeline(config_path: str) -> Pipeline:
     return build_pipeline(parse_config(config_path))
 
 
+def log_reports(pipeline: Pipeline, run_id: str, log: logging.Logger) -> None:
+    """Write the run's report index (pipelines/reports/) and log its path; never raise."""
+    try:
+        from pipelines.reports import write_run_reports
+
+        log.info("reports: %s", write_run_reports(pipeline, run_id).index)
+    except Exception as exc:  # the task's outcome stands whatever happens to its reports
+        log.warning("reports not written: %s: %s", type(exc).__name__, exc)
+
+
 def run_node(
     pipeline: Pipeline, node_id: str, run_id: str, log: logging.Logger
 ) -> NodeResult:
@@ -114,6 +127,8 @@ def run_node(
     except NodeFailed as failure:
         if failure.author_frame:
             log.error("at %s", failure.author_frame)
+        if failure.config_line:
+            log.error("node defined at %s", failure.config_line)
         if failure.log_path:
             log.error("full traceback: %s", failure.log_path)
         if _deterministic(failure.cause):

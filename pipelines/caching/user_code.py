@@ -47,6 +47,17 @@ def user_code_fingerprint(paths: Iterable[Path]) -> str:
     return "-".join(fingerprint_paths(code_files(p), root=module_root(p)) for p in paths)
 
 
+def code_file_fingerprints(paths: Iterable[Path]) -> dict[str, str]:
+    """Each file behind ``paths`` and its own fingerprint (``fingerprint_paths([file])``), for
+    lineage: which file of the code that made an artifact differs from another's."""
+    found: dict[str, str] = {}
+    for path in paths:
+        for file in code_files(path):
+            if file.is_file():
+                found[str(file)] = fingerprint_paths([file])
+    return found
+
+
 def _local_imports(path: Path, root: Path) -> set[Path]:
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))

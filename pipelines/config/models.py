@@ -156,6 +156,14 @@ class PipelineConfig(BaseModel):
                 return entry
         raise KeyError(node_id)
 
+    def where(self, node_id: str) -> str | None:
+        """``file:line`` of the node's entry in the config, when the config came from a file."""
+        for index, entry in enumerate(self.components):
+            line = self._lines.get(("components", index))
+            if entry.node_id == node_id and line:
+                return f"{self.source}:{line}"
+        return None
+
 
 def json_schema() -> dict[str, Any]:
     """The config's JSON Schema, with each registered component's entry typed exactly and any

@@ -9,13 +9,21 @@ import yaml
 from pipelines.errors import ConfigError, ConfigIssue
 
 KeyPath = tuple[str | int, ...]
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_with_lines(text: str, file: str) -> tuple[Any, dict[KeyPath, int]]:
     """Parse ``text`` with ``yaml.safe_load`` and map each key path to its 1-based line."""
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        # One parse, by LibYAML when PyYAML has it (the DAG processor parses every config on
+        # every pass): the node tree gives the lines, and the same tree is constructed as
+        # yaml.safe_load would.
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

@@ -43,3 +43,23 @@ def test_dag_files_import_no_heavy_library(lockgate_home: Path) -> None:
     # bench/dag_parse.py measures this properly; here only a gross regression fails, since
     # this sandbox compiles every module on import (PYTHONDONTWRITEBYTECODE) on shared cores.
     assert probe["seconds"] < 3.0
+
+
+def test_a_custom_component_config_parses_without_heavy_imports(
+    lockgate_home: Path, tmp_path: Path
+) -> None:
+    """An author's component module is imported at every parse: ours keeps TensorFlow inside
+    its executor, so the DAG processor never loads it."""
+    import shutil
+
+    shutil.copytree(REPO / "tests" / "e2e" / "custom_pipeline", tmp_path / "configs",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "LOCKGATE_HOME": str(lockgate_home), "PENGUIN_CSV": "/no/such.csv",
+           "LOCKGATE_CONFIG_DIR": str(tmp_path / "configs")}
+    out = subprocess.run([sys.executable, "-c", PROBE, str(REPO / "dags" / "lockgate_dags.py")],
+                         env=env, check=True, capture_output=True, text=True, timeout=120).stdout
+    probe = json.loads(out.strip().splitlines()[-1])
+    assert probe["dags"] == ["penguin_custom"]
+    assert "penguin_steps.summary" in probe["modules"]
+    loaded = {m.split(".")[0] for m in probe["modules"]}
+    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))

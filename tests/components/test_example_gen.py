@@ -582,3 +582,20 @@ def test_cell_keys_depend_on_the_whole_value_only() -> None:
     assert cell_keys(ints)[1] == 0
     assert cell_keys(pa.array([[1, 2]]))[0] != cell_keys(pa.array([[2, 1]]))[0]
     assert cell_keys(pa.array([1], pa.int64()))[0] != cell_keys(pa.array([1.0], pa.float32()))[0]
+
+
+def test_each_input_file_has_its_own_fingerprint_for_lineage(tmp_path: Path) -> None:
+    """One read gives the aggregate the cache knows and each file's own fingerprint."""
+    from components.example_gen.executor import _fingerprints
+    from pipelines.fingerprint import fingerprint_paths
+
+    files = []
+    for index, name in enumerate(["b.csv", "a.csv", "c.csv"]):
+        path = tmp_path / f"dir{index}" / name
+        path.parent.mkdir()
+        path.write_text(f"x\n{index}\n")
+        files.append(path)
+    total, each = _fingerprints(files)
+    assert total == fingerprint_paths(files)
+    assert each == {str(f): fingerprint_paths([f]) for f in files}
+    assert len(set(each.values())) == 3

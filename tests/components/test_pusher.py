@@ -171,9 +171,11 @@ def test_same_model_again_creates_no_new_version(
         "new_version"] is False
     assert versions(serving_target(None, "test")) == [1]
 
-    # Only the newest version counts: after b, pushing a again serves it as version 3.
+    # Only the newest version counts: after b, a newer blessing of a serves it as version 3.
     run_pusher(tmp_path, b, blessing(tmp_path, 2))
-    _, result = run_pusher(tmp_path, a, blessing(tmp_path, 1))
+    again = Artifact("ModelBlessing", blessing(tmp_path, 1).uri, id=300,
+                     properties={"blessed": 1, "model_id": 1})
+    _, result = run_pusher(tmp_path, a, again)
     assert result.message.startswith("pushed as version 3")
     manifest = read_manifest(serving_target(None, "test"))
     assert [manifest[v]["model_id"] for v in ("1", "2", "3")] == [1, 2, 1]
@@ -364,3 +366,37 @@ def test_concurrent_pushers_never_share_a_version(
         source = saved_models[name] / layout.SERVING_MODEL_DIR
         assert fingerprint_dir(target.version_dir(int(version))) == fingerprint_dir(source)
     assert (lockgate_home / "serving" / STATE_DIR / "test" / "push.lock").is_file()
+
+
+def test_an_older_blessing_never_replaces_a_newer_one(
+    tmp_path: Path, lockgate_home: Path, saved_models: dict[str, Path]
+) -> None:
+    """Two runs blessed models a (blessing 101) then b (blessing 102); b's Pusher got there
+    first. a's push is refused, and serving stays on b."""
+    _, newer = run_pusher(tmp_path, model(saved_models, "b", 2), blessing(tmp_path, 2))
+    assert newer.outcome == "complete"
+    _, older = run_pusher(tmp_path, model(saved_models, "a", 1), blessing(tmp_path, 1))
+    assert older.outcome == "skipped"
+    assert older.message.startswith("not pushed: version 1 already serves model 2, blessed "
+                                    "after this one (blessing 102 > 101)")
+    assert versions(serving_target(None, "test")) == [1]
+    assert read_manifest(serving_target(None, "test"))["1"]["model_id"] == 2
+    # A newer blessing than the served one is pushed as usual.
+    newest = Artifact("ModelBlessing", blessing(tmp_path, 1).uri, id=200,
+                      properties={"blessed": 1, "model_id": 1})
+    _, result = run_pusher(tmp_path, model(saved_models, "a", 1), newest)
+    assert result.outcome == "complete" and versions(serving_target(None, "test")) == [1, 2]
+
+
+def test_rollback_may_serve_an_older_blessing(
+    tmp_path: Path, lockgate_home: Path, saved_models: dict[str, Path]
+) -> None:
+    from pipelines.serving import push
+
+    run_pusher(tmp_path, model(saved_models, "b", 2), blessing(tmp_path, 2))
+    target = serving_target(None, "test")
+    source = saved_models["a"] / layout.SERVING_MODEL_DIR
+    refused = push(source, target, {"model_id": 1, "blessing_id": 101})
+    assert refused.superseded and versions(target) == [1]
+    restored = push(source, target, {"model_id": 1, "blessing_id": 101}, allow_older=True)
+    assert restored.created and versions(target) == [1, 2]

@@ -21,6 +21,7 @@ from pipelines.graph import build_pipeline
 from pipelines.loading import load_config
 from pipelines.metadata.store import LineageStore
 from pipelines.runner import RunSummary, run_pipeline
+from pipelines.serving import read_manifest, serving_target, versions
 from tests.e2e.configs import REPO, component, config_variant
 
 pytestmark = pytest.mark.e2e
@@ -176,6 +177,17 @@ def test_two_concurrent_runs_on_sqlite(lockgate_home: Path, user_code: Path,
     outputs = [p.communicate(timeout=1200)[0] for p in runs]
     assert [p.returncode for p in runs] == [0, 0], outputs
     store = LineageStore(load_config(config).metadata)
+    blessings = []
     for i in (1, 2):
         executions = store.run_executions("penguin", f"parallel-{i}")
-        assert len(executions) == 8 and all(e.state == "COMPLETE" for e in executions)
+        assert len(executions) == 10 and all(e.state == "COMPLETE" for e in executions)
+        [evaluator] = [e for e in executions if e.node_id == "evaluator"]
+        [blessing] = store.outputs_of(evaluator.id)["blessing"]
+        assert blessing.properties["blessed"] == 1
+        blessings.append(blessing)
+    # Whichever Pusher got there first, serving ends on the newer blessing's model.
+    newer = max(blessings, key=lambda b: b.id or 0)
+    target = serving_target(None, "penguin")
+    newest = read_manifest(target)[str(versions(target)[-1])]
+    assert newest["blessing_id"] == newer.id
+    assert newest["model_id"] == newer.properties["model_id"]

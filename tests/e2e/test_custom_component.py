@@ -36,11 +36,13 @@ def author_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def run(folder: Path, home: Path, run_id: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run(folder: Path, home: Path, run_id: str, *, resume: bool = False,
+        **env: str) -> subprocess.CompletedProcess[str]:
     environment = {"PATH": "/usr/bin:/bin", "LOCKGATE_HOME": str(home),
                    "PENGUIN_CSV": str(PENGUIN_CSV), **env}
     return subprocess.run(
-        [LOCKGATE, "run", str(folder / "penguin_custom.yaml"), "--run-id", run_id],
+        [LOCKGATE, "run", str(folder / "penguin_custom.yaml"),
+         "--resume" if resume else "--run-id", run_id],
         capture_output=True, text=True, timeout=300, env=environment, cwd=folder,
     )
 
@@ -94,6 +96,14 @@ def test_custom_components_run_cache_rerun_and_halt(author_folder: Path, tmp_pat
     assert "HALTED at class_balance_gate" in halted.stdout
     assert "classes below 30%" in halted.stdout
     assert outcomes(store, "run-5")["class_balance_gate"] == "halted"
+
+    # Resumed with the author's fix (a lower bar), only the gate runs again.
+    resumed = run(author_folder, home, "run-5", resume=True, MIN_SHARE="0.1")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "kept example_gen, split_summary" in " ".join(resumed.stdout.split())
+    gates = [r.outcome for r in store.run_executions("penguin_custom", "run-5")
+             if r.node_id == "class_balance_gate"]
+    assert gates == ["halted", "complete"]
 
 
 @pytest.mark.airflow

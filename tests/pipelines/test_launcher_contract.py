@@ -58,9 +58,11 @@ def pipeline_with(tmp_path: Path, mode: str) -> Path:
 
 
 def failure(tmp_path: Path, mode: str) -> NodeFailed:
-    pipeline = build_pipeline(load_config(pipeline_with(tmp_path, mode)))
+    config = pipeline_with(tmp_path, mode)
+    pipeline = build_pipeline(load_config(config))
     with pytest.raises(NodeFailed) as caught:
         launch(pipeline, "step", "r1")
+    assert caught.value.config_line == f"{config}:3"  # the entry that names the component
     [execution] = LineageStore(pipeline.config.metadata).run_executions("contract", "r1")
     assert execution.state == "FAILED"
     return caught.value
@@ -122,5 +124,6 @@ def test_the_console_shows_the_authors_frame_and_the_log(
     out = "".join(capsys.readouterr().out.split())  # the console wraps long lines anywhere
     helpers = next(tmp_path.glob("contract_*_helpers.py"))
     assert f"KeyError:'missing_key'at{helpers}:5inexplode" in out
+    assert f"nodedefinedat{tmp_path / 'p.yaml'}:3" in out
     assert "Fulltraceback:" in out and "/executions/1/error.log" in out
     assert "--resumer9" in out
