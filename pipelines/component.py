@@ -270,15 +270,16 @@ class ExecutionContext:
 class OutputPorts(dict[str, Artifact]):
     """``ctx.outputs``: asking for an output the spec does not declare names the ones it does."""
 
-    def __init__(self, component: str, ports: Mapping[str, Artifact]) -> None:
+    def __init__(self, spec: ComponentSpec, ports: Mapping[str, Artifact]) -> None:
         super().__init__(ports)
-        self.component = component
+        self.spec = spec
 
     def __missing__(self, port: str) -> Artifact:
+        where = self.spec.module_file or self.spec.executor
         raise UndeclaredOutputError(
-            f"component '{self.component}' wrote to output '{port}', which its spec does not "
-            f"declare (it declares {', '.join(self) or 'no outputs'}); add it to the spec's "
-            "outputs"
+            f"component '{self.spec.name}' ({where}) wrote to output '{port}', which its spec "
+            f"does not declare (it declares {', '.join(self) or 'no outputs'}); add it to the "
+            "spec's outputs"
         )
 
 

@@ -162,7 +162,7 @@ def launch(
     execution_id = store.start_execution(node.spec, node_id, run_id, contexts, inputs, key)
     staging = _staging_dirs(pipeline, node, execution_id)
     beam_args = beam_args_for(pipeline.config.beam_args, inputs)
-    outputs = OutputPorts(node.spec.name, {
+    outputs = OutputPorts(node.spec, {
         name: Artifact(type=kind, uri=str(staging[name]))
         for name, kind in node.spec.outputs.items()
     })

@@ -67,17 +67,22 @@ def run_pipeline(
     read again. Stops at the first failure or halt. ``on_start`` may return a progress callback
     for the node; ``on_result`` sees each finished node (the CLI prints them).
 
-    ``span`` pins the span every span-reading node reads. When a node compares with the
+    ``span`` pins the span every span-reading node reads, and is recorded on the run, so a
+    resumed run reads the span it started with, not the newest. When a node compares with the
     previous span and that span was never processed here (a fresh home), the nodes it needs
     run first for that span, in a run of their own: drift is checked, not skipped.
     """
     started = time.monotonic()
     summary = RunSummary(pipeline.name, run_id or new_run_id())
+    store = LineageStore(pipeline.config.metadata)
+    if resume:
+        if not store.run_exists(pipeline.name, summary.run_id):
+            raise RunNotFound(_unknown_run(store, pipeline.name, summary.run_id))
+        span = store.run_span(pipeline.name, summary.run_id)  # a backfill's run keeps its span
     if span is not None:
         pipeline = pipeline.with_span(span)
-    store = LineageStore(pipeline.config.metadata)
-    if resume and not store.run_exists(pipeline.name, summary.run_id):
-        raise RunNotFound(_unknown_run(store, pipeline.name, summary.run_id))
+        if not resume:
+            store.pin_run_span(pipeline.name, summary.run_id, span)
     if prepare_previous_span:
         previous = _previous_span_to_prepare(store, pipeline)
         if previous is not None:

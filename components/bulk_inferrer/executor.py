@@ -25,9 +25,10 @@ import tensorflow as tf
 from tfx_bsl.coders import example_coder
 
 from components.bulk_inferrer import ALL_SPLITS, BulkInferrerParams
-from components.infra_validator.markers import infra_unblessed_reason
-from components.pusher.executor import unblessed_reason
+from components.evaluator.markers import BLESSING
+from components.infra_validator.markers import INFRA_BLESSING
 from components.tfrecord import TFRecordError, read_records
+from components.verdicts import refusal
 from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
 
 PARQUET_FILE = "predictions.parquet"
@@ -82,12 +83,12 @@ def blessing_problem(ctx: ExecutionContext, model: Artifact) -> str | None:
     if blessing is None:
         return ("not blessed: no ModelBlessing is wired to this BulkInferrer; wire an "
                 "Evaluator's blessing, or set require_blessing: false")
-    reason = unblessed_reason(blessing, model)
+    reason = refusal(BLESSING, blessing, model)
     if reason is not None:
         return f"not blessed: {reason}"
     infra = ctx.one("infra_blessing")
     if infra is not None:
-        reason = infra_unblessed_reason(infra, model)
+        reason = refusal(INFRA_BLESSING, infra, model)
         if reason is not None:
             return f"not infra blessed: {reason}"
     return None

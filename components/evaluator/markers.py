@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from components.verdicts import VerdictLayout
+
 BLESSED_FILE = "BLESSED"
 NOT_BLESSED_FILE = "NOT_BLESSED"
 BLESSING_FILE = "blessing.json"
@@ -24,3 +26,6 @@ def read_reason(directory: Path) -> str:
     if len(failures) > MESSAGE_FAILURES:
         reasons += f"; and {len(failures) - MESSAGE_FAILURES} more (see {path})"
     return reasons or str(record.get("message", "no reason recorded"))
+
+
+BLESSING = VerdictLayout("blessing", BLESSED_FILE, NOT_BLESSED_FILE, "Evaluator", read_reason)

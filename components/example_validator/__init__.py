@@ -28,6 +28,15 @@ class ExampleValidatorParams(Params):
         description="Feature to drift threshold against the previous span (L-infinity distance "
         "for categorical features, Jensen-Shannon divergence for numeric ones).",
     )
+    skew: dict[str, float] = Field(
+        default_factory=dict,
+        description="Feature to train/eval skew threshold: each other split is compared with "
+        "`skew_split` by TFDV's skew comparator (same measures as `drift`). Above it is an "
+        "ERROR anomaly: the eval split no longer looks like what the model trains on.",
+    )
+    skew_split: str = Field(
+        "train", description="The split the others are compared with for `skew`."
+    )
     min_examples: int = Field(
         50, ge=0,
         description="Halt when a split has fewer examples than this (TFDV's "

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from tensorflow_data_validation.anomalies.proto import validation_config_pb2
 from tensorflow_data_validation.api.validation_api import validate_statistics_internal
@@ -46,7 +47,8 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     assert isinstance(params, ExampleValidatorParams)
     statistics, schema_artifact = _required(ctx, "statistics"), _required(ctx, "schema")
     schema = read_schema(Path(schema_artifact.uri) / layout.SCHEMA_FILE)
-    set_drift_comparators(schema, params.drift)
+    set_comparators(schema, params.drift, "drift")
+    set_comparators(schema, params.skew, "skew")
     gates.configure(schema, params)
     options = ValidationOptions(severity_overrides=severity_overrides(params.severity_overrides))
     previous = ctx.one("previous_statistics")
@@ -60,9 +62,11 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     out = ctx.outputs["anomalies"]
     acceptance = _acceptance(ctx.one("accepted"))
     results = []
+    skew_base = _skew_base(statistics, params)
     for done, split in enumerate(splits):
         ctx.progress(done, len(splits), f"validating split {split}")
         current = read_statistics(statistics, split)
+        skew_against = skew_base if split != params.skew_split else None
         baseline = None
         notes = []
         if previous is not None and split in previous_splits:
@@ -73,7 +77,8 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
                 else "no earlier span exists, so there is nothing to compare this span with"
             ))
         anomalies = validate_statistics_internal(
-            current, schema, previous_span_statistics=baseline, validation_options=options
+            current, schema, previous_span_statistics=baseline, serving_statistics=skew_against,
+            validation_options=options,
         )
         target = layout.split_dir(out, split)
         target.mkdir(parents=True, exist_ok=True)
@@ -185,31 +190,47 @@ def _splits_phrase(splits: list[str]) -> str:
     return f"split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
 
 
-def set_drift_comparators(schema: schema_pb2.Schema, drift: dict[str, float]) -> None:
-    """Put each configured drift threshold on its schema feature: L-infinity distance for
-    categorical features, Jensen-Shannon divergence for numeric ones (TFDV's comparators)."""
+def _skew_base(statistics: Artifact, params: ExampleValidatorParams) -> Any:
+    """The statistics of the split the others are compared with for skew, or None."""
+    if not params.skew:
+        return None
+    if params.skew_split not in layout.split_names(statistics):
+        raise ConfigError([ConfigIssue(
+            _CONFIG, None, "ExampleValidator.params.skew_split",
+            f"the statistics have no split '{params.skew_split}' to compare the others with; "
+            f"splits: {', '.join(layout.split_names(statistics))}",
+        )])
+    return read_statistics(statistics, params.skew_split)
+
+
+def set_comparators(schema: schema_pb2.Schema, thresholds: dict[str, float],
+                    kind: Literal["drift", "skew"]) -> None:
+    """Put each configured drift (against the previous span) or skew (against another split)
+    threshold on its schema feature: L-infinity distance for categorical features,
+    Jensen-Shannon divergence for numeric ones (TFDV's comparators)."""
     features = {f.name: f for f in schema.feature}
     issues = []
-    for name, threshold in drift.items():
+    for name, threshold in thresholds.items():
         feature = features.get(name)
         if feature is None:
             close = difflib.get_close_matches(name, features, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             issues.append(ConfigIssue(
-                _CONFIG, None, f"ExampleValidator.params.drift.{name}",
+                _CONFIG, None, f"ExampleValidator.params.{kind}.{name}",
                 f"the schema has no feature '{name}'; {hint}features: {', '.join(features)}",
             ))
             continue
         if not threshold > 0:
             issues.append(ConfigIssue(
-                _CONFIG, None, f"ExampleValidator.params.drift.{name}",
+                _CONFIG, None, f"ExampleValidator.params.{kind}.{name}",
                 f"the threshold must be above 0, got {threshold}",
             ))
             continue
+        comparator = getattr(feature, f"{kind}_comparator")
         if gates.is_categorical(schema, feature):
-            feature.drift_comparator.infinity_norm.threshold = threshold
+            comparator.infinity_norm.threshold = threshold
         else:
-            feature.drift_comparator.jensen_shannon_divergence.threshold = threshold
+            comparator.jensen_shannon_divergence.threshold = threshold
     if issues:
         raise ConfigError(issues)
 

@@ -9,8 +9,6 @@ and the NaN and infinity counts. Every finding carries its numbers and what to d
 
 from __future__ import annotations
 
-import math
-
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components.example_validator import ExampleValidatorParams
@@ -21,6 +19,7 @@ from components.example_validator.report import (
     ONE_CLASS,
     Finding,
     feature_stats,
+    inf_count,
     nan_count,
 )
 
@@ -101,13 +100,11 @@ def _non_finite(split: str, stats: statistics_pb2.DatasetFeatureStatistics,
             description=f"{nan:,} of {total:,} values are NaN.", reasons=(NAN_VALUES,),
             advice=ADVICE[NAN_VALUES],
         ))
-    num = feature_stat.num_stats
-    infinite = [name for name, bound in (("-inf", num.min), ("inf", num.max))
-                if math.isinf(bound)]
+    infinite, _ = inf_count(feature_stat)
     if infinite and not feature.float_domain.disallow_inf:
         found.append(Finding(
             split=split, feature=feature.name, severity="warning", short="infinite values",
-            description=f"Holds {' and '.join(infinite)}.", reasons=(INF_VALUES,),
+            description=f"{infinite:,} of {total:,} values are infinite.", reasons=(INF_VALUES,),
             advice=ADVICE[INF_VALUES],
         ))
     return found

@@ -70,11 +70,20 @@ class SplitResult:
 
     @property
     def drift(self) -> list[Drift]:
+        """TFDV's measurements against the previous span."""
+        return self._measured("drift_measurements")
+
+    @property
+    def skew(self) -> list[Drift]:
+        """TFDV's measurements against the skew split (``skew_split``, train by default)."""
+        return self._measured("skew_measurements")
+
+    def _measured(self, field_name: str) -> list[Drift]:
         measure = anomalies_pb2.DriftSkewInfo.Measurement.Type.Name
         return [
             Drift(".".join(info.path.step), measure(m.type), m.value, m.threshold)
             for info in self.anomalies.drift_skew_info
-            for m in info.drift_measurements
+            for m in getattr(info, field_name)
         ]
 
 
@@ -158,6 +167,9 @@ def explained(finding: Finding, stats: statistics_pb2.DatasetFeatureStatistics) 
     if "FLOAT_TYPE_HAS_NAN" in finding.reasons:
         nan, total = nan_count(feature_stats(stats, finding.feature))
         description += f" {nan:,} of {total:,} values are NaN."
+    if "FLOAT_TYPE_HAS_INF" in finding.reasons:
+        infinite, total = inf_count(feature_stats(stats, finding.feature))
+        description += f" {infinite:,} of {total:,} values are infinite."
     return dataclasses.replace(finding, description=description, advice=advice)
 
 
@@ -269,10 +281,11 @@ def render_text(title: str, verdict: str, results: list[SplitResult]) -> str:
                 for key, value in current.items():
                     before = f"   (previous span: {previous[key]})" if key in previous else ""
                     lines.append(f"              {key}: {value}{before}")
-        for drift in result.drift:
-            flag = "DRIFT" if drift.value > drift.threshold else "ok"
-            lines.append(f"  drift {drift.feature}: {drift.measure} {drift.value:.4f} "
-                         f"(threshold {drift.threshold:g}) {flag}")
+        for kind, measured in (("drift", result.drift), ("skew", result.skew)):
+            for m in measured:
+                flag = kind.upper() if m.value > m.threshold else "ok"
+                lines.append(f"  {kind} {m.feature}: {m.measure} {m.value:.4f} "
+                             f"(threshold {m.threshold:g}) {flag}")
         lines.append("")
     return "\n".join(lines)
 
@@ -359,15 +372,20 @@ def _split_section(result: SplitResult) -> list[str]:
                 parts += _affected_feature(result, feature)
     else:
         parts.append("<p>No anomalies: every feature matches the schema.</p>")
-    if result.drift:
-        parts.append("<h3>Drift against the previous span</h3><table><tr><th>feature</th>"
+    for title, measured, verdict in (
+        ("Drift against the previous span", result.drift, "drifted"),
+        ("Train/eval skew: this split against the skew split", result.skew, "skewed"),
+    ):
+        if not measured:
+            continue
+        parts.append(f"<h3>{title}</h3><table><tr><th>feature</th>"
                      "<th>measure</th><th>value</th><th>threshold</th><th></th></tr>")
-        for d in result.drift:
+        for d in measured:
             over = d.value > d.threshold
             parts.append(
                 f"<tr><td><code>{e(d.feature)}</code></td><td>{e(d.measure)}</td>"
                 f'<td class="num">{d.value:.4f}</td><td class="num">{d.threshold:g}</td>'
-                f"<td>{'<b>drifted</b>' if over else 'ok'}</td></tr>"
+                f"<td>{f'<b>{verdict}</b>' if over else 'ok'}</td></tr>"
             )
         parts.append("</table>")
     parts.append("<h3>All features</h3><table><tr><th>feature</th><th>type</th>"
@@ -501,3 +519,19 @@ def write_reports(
     html_path.write_text(render_html(title, verdict, halted, results), encoding="utf-8")
     text_path.write_text(render_text(title, verdict, results), encoding="utf-8")
     return html_path, text_path
+
+
+def inf_count(stats: statistics_pb2.FeatureNameStatistics | None) -> tuple[int, int]:
+    """(infinite values, all values) of a numeric feature. TFDV's standard histogram keeps
+    -inf and +inf apart as point buckets; when no value is finite it has one bucket, from +inf
+    down to -inf (its untouched finite bounds), holding every value that is not NaN."""
+    if stats is None or not stats.HasField("num_stats"):
+        return 0, 0
+    total = int(stats.num_stats.common_stats.tot_num_values)
+    standard = [h for h in stats.num_stats.histograms
+                if h.type == statistics_pb2.Histogram.STANDARD]
+    infinite = 0.0
+    for bucket in standard[0].buckets if standard else []:
+        if math.isinf(bucket.low_value) and math.isinf(bucket.high_value):
+            infinite += bucket.sample_count
+    return round(infinite), total

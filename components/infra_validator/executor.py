@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from components.evaluator.markers import BLESSED_FILE, NOT_BLESSED_FILE
-from components.evaluator.markers import read_reason as evaluator_reason
+from components.evaluator.markers import BLESSING
 from components.infra_validator import InfraValidatorParams
 from components.infra_validator.markers import write_infra_blessing
 from components.tfrecord import TFRecordError, read_records
+from components.verdicts import refusal
 from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
 
 CANARY = Path(__file__).with_name("canary.py")
@@ -53,7 +53,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     blessing = ctx.one("blessing")
     output = ctx.outputs["infra_blessing"]
     if params.require_blessing and blessing is not None:
-        refused = evaluator_refusal(blessing, model)
+        refused = refusal(BLESSING, blessing, model)
         if refused:
             # Completes rather than skips: under Airflow a skip would skip the Pusher without
             # running it, and the Pusher is where "not blessed" belongs.
@@ -346,21 +346,6 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-
-
-def evaluator_refusal(blessing: Artifact, model: Artifact) -> str | None:
-    """Why the Evaluator's ``blessing`` does not bless ``model``, or None when it does.
-
-    The Pusher's check, repeated: importing the Pusher would tie the two components together.
-    """
-    if (blessing.path / NOT_BLESSED_FILE).is_file() or blessing.properties.get("blessed") == 0:
-        return evaluator_reason(blessing.path)
-    if not (blessing.path / BLESSED_FILE).is_file():
-        return f"the blessing at {blessing.uri} has no {BLESSED_FILE} marker"
-    blessed_model = blessing.properties.get("model_id")
-    if blessed_model is not None and model.id is not None and int(blessed_model) != model.id:
-        return f"the blessing is for model {blessed_model}, not for model {model.id}"
-    return None
 
 
 def _required(ctx: ExecutionContext, name: str) -> Artifact:

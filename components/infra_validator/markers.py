@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipelines.sdk import Artifact
+from components.verdicts import VerdictLayout
 
 INFRA_BLESSED_FILE = "INFRA_BLESSED"
 INFRA_NOT_BLESSED_FILE = "INFRA_NOT_BLESSED"
@@ -33,22 +33,5 @@ def read_reason(directory: Path) -> str:
     return str(record.get("reason") or "no reason recorded")
 
 
-def infra_unblessed_reason(blessing: Artifact, model: Artifact) -> str | None:
-    """None when ``blessing`` infra-blesses ``model``; otherwise why not, for people to read.
-
-    Marker file and MLMD property must agree, and the blessing must be about this model, so a
-    canary of another model (mis-wired, or from another run) never lets this one through.
-    """
-    if (blessing.path / INFRA_NOT_BLESSED_FILE).is_file() or blessing.properties.get(
-        "blessed"
-    ) == 0:
-        return read_reason(blessing.path)
-    if not (blessing.path / INFRA_BLESSED_FILE).is_file():
-        return f"the infra blessing at {blessing.uri} has no {INFRA_BLESSED_FILE} marker"
-    blessed_model = blessing.properties.get("model_id")
-    if blessed_model is not None and model.id is not None and int(blessed_model) != model.id:
-        return (
-            f"the infra blessing is for model {blessed_model}, not for model {model.id}; wire "
-            "the model and infra_blessing inputs to the same InfraValidator run"
-        )
-    return None
+INFRA_BLESSING = VerdictLayout("infra blessing", INFRA_BLESSED_FILE, INFRA_NOT_BLESSED_FILE,
+                               "InfraValidator", read_reason)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 
-from components.evaluator.markers import BLESSED_FILE, NOT_BLESSED_FILE, read_reason
-from components.infra_validator.markers import infra_unblessed_reason
+from components.evaluator.markers import BLESSING
+from components.infra_validator.markers import INFRA_BLESSING
 from components.pusher import PusherParams
+from components.verdicts import refusal
 from pipelines.sdk import (
     Artifact,
     DataError,
@@ -30,13 +31,13 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     assert isinstance(params, PusherParams)
     model, blessing = _required(ctx, "model"), _required(ctx, "blessing")
 
-    reason = unblessed_reason(blessing, model)
+    reason = refusal(BLESSING, blessing, model)
     if reason is not None:
         ctx.log.info("not pushing model %s: %s", model.id, reason)
         return ExecutorResult(outcome="skipped", message=f"not blessed: {reason}")
     infra_blessing = ctx.one("infra_blessing")
     if infra_blessing is not None:
-        reason = infra_unblessed_reason(infra_blessing, model)
+        reason = refusal(INFRA_BLESSING, infra_blessing, model)
         if reason is not None:
             ctx.log.info("not pushing model %s: the canary refused it: %s", model.id, reason)
             return ExecutorResult(outcome="skipped", message=f"not infra blessed: {reason}")
@@ -82,24 +83,6 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         properties={"version": result.version, "new_version": int(result.created),
                     "push_seconds": round(seconds, 3)},
     )
-
-
-def unblessed_reason(blessing: Artifact, model: Artifact) -> str | None:
-    """None when ``blessing`` blesses ``model``; otherwise why not, for people to read."""
-    marker_blessed = (blessing.path / BLESSED_FILE).is_file()
-    marker_refused = (blessing.path / NOT_BLESSED_FILE).is_file()
-    flag = blessing.properties.get("blessed")
-    if marker_refused or flag == 0:
-        return read_reason(blessing.path)
-    if not marker_blessed:
-        return f"the blessing at {blessing.uri} has no {BLESSED_FILE} marker"
-    blessed_model = blessing.properties.get("model_id")
-    if blessed_model is not None and model.id is not None and int(blessed_model) != model.id:
-        return (
-            f"the blessing is for model {blessed_model}, not for model {model.id}; wire the "
-            "Pusher's model and blessing to the same Evaluator run"
-        )
-    return None
 
 
 def _required(ctx: ExecutionContext, name: str) -> Artifact:

@@ -50,6 +50,7 @@ EXECUTION_PROPERTIES = {
     "message": "STRING",
 }
 CONTEXT_TYPES = ("pipeline", "pipeline_run", "node")
+RUN_SPAN = "span"  # on a pipeline_run context: the span the run was pinned to
 DONE_STATES = ("COMPLETE", "CACHED")
 
 T = TypeVar("T")
@@ -368,6 +369,19 @@ class LineageStore:
                 if c.name.startswith(prefix)]
         runs.sort(key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
         return [c.name.removeprefix(prefix) for c in runs]
+
+    def run_span(self, pipeline: str, run_id: str) -> int | None:
+        """The span a run was pinned to (``--span``, ``--spans``), or None if it read the latest."""
+        context = self.mlmd.get_context_by_type_and_name("pipeline_run", f"{pipeline}.{run_id}")
+        if context is None or RUN_SPAN not in context.custom_properties:
+            return None
+        return int(context.custom_properties[RUN_SPAN].int_value)
+
+    def pin_run_span(self, pipeline: str, run_id: str, span: int) -> None:
+        """Record the span a run is pinned to, so that ``--resume`` reads the same one."""
+        context = self.context("pipeline_run", f"{pipeline}.{run_id}")
+        context.custom_properties[RUN_SPAN].int_value = span
+        self._retry(lambda: self.mlmd.put_contexts([context]))
 
     def run_executions(self, pipeline: str, run_id: str) -> list[ExecutionRecord]:
         context = self.mlmd.get_context_by_type_and_name("pipeline_run", f"{pipeline}.{run_id}")

@@ -1,6 +1,6 @@
 """`lockgate validate` checks what only the disk or the wiring can tell, each at its config line:
-ExampleGen inputs that match nothing, unknown metrics, keys missing from the curated schema,
-and threshold bounds no model could reach."""
+ExampleGen inputs that match nothing, user code files that do not exist, unknown metrics, keys
+missing from the curated schema, and threshold bounds no model could reach."""
 
 from __future__ import annotations
 
@@ -316,4 +316,18 @@ def test_an_authors_checks_may_yield_plain_pairs_and_data_findings(tmp_path: Pat
     assert errors(path, require_data=True) == [
         f"{path}:5: components[0].params.n: n is wrong",
         f"{path}:5: components[0].params.n: the data is not there",
+    ]
+
+
+# --- user code ---------------------------------------------------------------------------
+
+def test_a_module_file_that_does_not_exist(tmp_path: Path, lockgate_home: Path) -> None:
+    text = example_gen(str(PENGUIN_CSV)) + (
+        "  - component: SchemaGen\n  - component: Transform\n    params:\n"
+        "      module_file: code/preprocessing.py\n")
+    config = write(tmp_path, text)
+    assert errors(config) == [
+        f"{config}:{line(text, 'module_file')}: components[3].params.module_file: "
+        f"{tmp_path / 'code/preprocessing.py'} does not exist (relative paths are relative to "
+        "the config's folder)"
     ]

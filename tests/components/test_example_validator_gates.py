@@ -1,6 +1,6 @@
 """The validator's gates for training data, on statistics from real TFDV of data made here:
-too few examples, a label with one class only, label drift against the previous span, and NaN
-or infinity in numeric features, counted."""
+too few examples, a label with one class only, label drift against the previous span, train/eval
+skew, and NaN or infinity in numeric features, counted."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def gate_variants(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
     with_nan = mass.copy()
     with_nan[:7] = np.nan
     with_inf = mass.copy()
-    with_inf[3] = np.inf
+    with_inf[3], with_inf[5] = np.inf, -np.inf
     rng = np.random.default_rng(0)
     labels = np.array(table.column("species").to_pylist())
     mostly_gentoo = np.where(rng.random(len(labels)) < 0.6, 2, labels)
@@ -45,6 +45,9 @@ def gate_variants(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
         "label_shift": table.set_column(species, "species", pa.array(mostly_gentoo, pa.int64())),
         "nan": table.set_column(body_mass, "body_mass_g", pa.array(with_nan, pa.float32())),
         "inf": table.set_column(body_mass, "body_mass_g", pa.array(with_inf, pa.float32())),
+        # Every penguin 1.5 kg heavier: still inside the schema's domain, but not the same data.
+        "heavier": table.set_column(body_mass, "body_mass_g",
+                                    pa.array(mass + 1500, pa.float32())),
     }
     examples = Artifact(type="Examples", uri=str(root / "examples"))
     for name, data in variants.items():
@@ -136,3 +139,23 @@ def test_infinity_halts_when_the_schema_disallows_it(
     assert result.outcome == "halted"
     assert "Float feature has Inf values." in result.message
     assert "FLOAT_TYPE_HAS_INF" in report(out)
+    assert f"2 of {penguin_table().num_rows:,} values are infinite." in report(out)
+
+
+def test_train_eval_skew_halts_above_its_threshold(
+    tmp_path: Path, gate_variants: Artifact
+) -> None:
+    skewed = stats_of(tmp_path, gate_variants, train="penguin", eval="heavier")
+    result, out = validate(tmp_path, skewed, skew={"body_mass_g": 0.1})
+    assert result.outcome == "halted", report(out)
+    assert "eval/body_mass_g" in result.message
+    assert "skew body_mass_g: JENSEN_SHANNON_DIVERGENCE" in report(out)
+    assert "SKEW" in report(out)
+    assert "Train/eval skew" in (out.path / "report.html").read_text()
+    # The same eval split is no anomaly when skew is not asked for, and identical splits pass.
+    unchecked, _ = validate(fresh(tmp_path / "unchecked"), skewed)
+    assert unchecked.outcome == "complete", unchecked.message
+    alike = stats_of(tmp_path, gate_variants, train="penguin", eval="penguin")
+    same, out = validate(fresh(tmp_path / "same"), alike, skew={"body_mass_g": 0.1})
+    assert same.outcome == "complete", same.message
+    assert "skew body_mass_g: JENSEN_SHANNON_DIVERGENCE 0.0000 (threshold 0.1) ok" in report(out)

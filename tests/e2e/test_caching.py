@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,18 @@ def user_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def make_config(directory: Path, user_code: Path, train_steps: int = 300) -> Path:
-    def edit(config: dict[str, Any]) -> None:
+def make_config(directory: Path, user_code: Path, train_steps: int = 300,
+                edit: Callable[[dict[str, Any]], None] = lambda config: None) -> Path:
+    def private_code(config: dict[str, Any]) -> None:
         transform = component(config, "Transform")["params"]
         transform["module_file"] = str(user_code / "preprocessing.py")
         trainer = component(config, "Trainer")["params"]
         trainer["module_file"] = str(user_code / "model.py")
         trainer["train_steps"] = train_steps
+        edit(config)
 
     directory.mkdir(parents=True, exist_ok=True)
-    return config_variant(directory, edit)
+    return config_variant(directory, private_code)
 
 
 def run(config: Path, run_id: str) -> RunSummary:
@@ -172,7 +174,14 @@ def test_transform_killed_mid_run_then_resumed(lockgate_home: Path, user_code: P
 
 def test_two_concurrent_runs_on_sqlite(lockgate_home: Path, user_code: Path,
                                        tmp_path: Path) -> None:
-    config = make_config(tmp_path, user_code)
+    """Both runs bless their own model (value thresholds only, so neither can refuse because
+    the other's model became its baseline first), and both Pushers race for the serving record:
+    whichever got there first, serving ends on the newer blessing's model."""
+    def value_thresholds_only(config: dict[str, Any]) -> None:
+        for metric in component(config, "Evaluator")["params"]["metrics"]:
+            metric.get("threshold", {}).pop("change", None)
+
+    config = make_config(tmp_path, user_code, edit=value_thresholds_only)
     runs = [cli(config, "--run-id", f"parallel-{i}", "--no-cache") for i in (1, 2)]
     outputs = [p.communicate(timeout=1200)[0] for p in runs]
     assert [p.returncode for p in runs] == [0, 0], outputs
@@ -185,7 +194,6 @@ def test_two_concurrent_runs_on_sqlite(lockgate_home: Path, user_code: Path,
         [blessing] = store.outputs_of(evaluator.id)["blessing"]
         assert blessing.properties["blessed"] == 1
         blessings.append(blessing)
-    # Whichever Pusher got there first, serving ends on the newer blessing's model.
     newer = max(blessings, key=lambda b: b.id or 0)
     target = serving_target(None, "penguin")
     newest = read_manifest(target)[str(versions(target)[-1])]

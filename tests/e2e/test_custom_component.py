@@ -126,3 +126,10 @@ def test_custom_components_under_airflow_dags_test(author_folder: Path, tmp_path
     [summary] = site.store().outputs_of(
         next(r.id for r in records if r.node_id == "split_summary"))["summary"]
     assert summary.type == "LabelSummary"
+    # The data engineer's view of an Airflow run is the same as of a local one.
+    listed = subprocess.run(
+        [LOCKGATE, "runs", str(site.config_dir / "penguin_custom.yaml"), "--json"],
+        capture_output=True, text=True, timeout=120, env=site.env,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert run_id in listed.stdout and '"ok"' in listed.stdout

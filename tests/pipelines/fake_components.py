@@ -12,12 +12,13 @@ from pipelines.graph import Channel, Node, Pipeline
 class FakeParams(Params):
     fail: bool = False
     outcome: str = "complete"
+    span: int | None = None  # the producer's span, as ExampleGen's; None reads the "latest", 3
 
 
 def produce(ctx: ExecutionContext) -> ExecutorResult:
     out = Path(ctx.outputs["examples"].uri)
     (out / "data.txt").write_text(f"rows from {ctx.run_id}\n")
-    ctx.outputs["examples"].properties["span"] = 3
+    ctx.outputs["examples"].properties["span"] = ctx.params.span or 3  # type: ignore[attr-defined]
     if ctx.params.fail:  # type: ignore[attr-defined]
         raise RuntimeError("disk on fire")
     return ExecutorResult(outcome=ctx.params.outcome)  # type: ignore[attr-defined]
@@ -42,7 +43,7 @@ SOURCE_VERSION = ["v1"]  # tests edit this to simulate new input data
 PRODUCER = ComponentSpec(
     name="FakeGen", version="1", params=FakeParams, inputs={},
     outputs={"examples": "Examples"}, executor=f"{__name__}:produce",
-    external_fingerprint=f"{__name__}:source_fingerprint", may_halt=True,
+    external_fingerprint=f"{__name__}:source_fingerprint", may_halt=True, span_param="span",
 )
 CONSUMER = ComponentSpec(
     name="FakeStats", version="1", params=FakeParams,

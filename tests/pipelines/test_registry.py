@@ -102,14 +102,16 @@ def test_a_module_that_fails_to_import(tmp_path: Path) -> None:
 def test_a_module_with_a_syntax_error(tmp_path: Path) -> None:
     path = module(tmp_path, "steps_syntax", "def score(ctx:\n")
     message = issue(config(tmp_path, "steps_syntax:score"))
-    assert "module steps_syntax failed to import: SyntaxError" in message
+    assert ":7: components[1].component: module steps_syntax failed to import: SyntaxError" \
+        in message
     assert f"({path}:1)" in message
 
 
 def test_a_missing_dependency_is_not_a_missing_module(tmp_path: Path) -> None:
     module(tmp_path, "steps_dep", "import no_such_dependency_xyz\n")
     message = issue(config(tmp_path, "steps_dep:score"))
-    assert "module steps_dep failed to import: ModuleNotFoundError" in message
+    assert ":7: components[1].component: module steps_dep failed to import: " \
+        "ModuleNotFoundError" in message
     assert "no_such_dependency_xyz" in message
 
 
@@ -125,12 +127,14 @@ def test_a_wrong_executor_signature(tmp_path: Path) -> None:
 def test_a_name_the_module_does_not_define(tmp_path: Path) -> None:
     module(tmp_path, "steps_missing", STEP)
     message = issue(config(tmp_path, "steps_missing:scores"))
+    assert ":7: components[1].component: " in message
     assert "defines no 'scores'; components it defines: score" in message
 
 
 def test_a_plain_function_is_not_a_component(tmp_path: Path) -> None:
     module(tmp_path, "steps_plain", "def score(ctx):\n    return None\n")
     message = issue(config(tmp_path, "steps_plain:score"))
+    assert ":7: components[1].component: " in message
     assert "steps_plain:score is a function, not a component; decorate the function with " \
            "@component(...) from pipelines.sdk" in message
 

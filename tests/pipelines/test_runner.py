@@ -55,6 +55,19 @@ def test_resume_keeps_what_still_holds_and_reruns_what_changed(lockgate_home: Pa
         ("gen", "complete"), ("stats", "complete")]
 
 
+def test_a_resumed_run_reads_the_span_it_started_with(lockgate_home: Path) -> None:
+    """A backfill's run of span 2 that failed, resumed: it still reads span 2, not the latest."""
+    failed = run_pipeline(fake_pipeline(stats=FakeParams(fail=True)), "fill-2", span=2)
+    assert failed.failure is not None
+    resumed = run_pipeline(fake_pipeline(), "fill-2", resume=True)
+    assert resumed.ok and resumed.kept == ["gen"]
+    store = LineageStore(fake_pipeline().config.metadata)
+    [stats] = [e for e in store.run_executions("fake", "fill-2")
+               if e.node_id == "stats" and e.state == "COMPLETE"]
+    [examples] = store.inputs_of(stats.id)["examples"]
+    assert examples.properties["span"] == 2
+
+
 def test_resume_of_an_unknown_run_lists_the_recent_ones(lockgate_home: Path) -> None:
     run_pipeline(fake_pipeline(), "older")
     run_pipeline(fake_pipeline(), "newer")
