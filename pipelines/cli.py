@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("--keep-baseline", action="store_true",
                           help="leave the next Evaluator's baseline alone (by default it "
                           "becomes the restored model)")
+    _audit_arguments(rollback, "why the older model is served again")
     rollback.set_defaults(handler=_rollback)
     report = commands.add_parser("report", help="write a run's offline HTML reports; print "
                                  "the index path")
@@ -138,13 +139,15 @@ def _lineage_parsers(commands: argparse._SubParsersAction) -> None:
     lineage.set_defaults(handler=_lineage)
 
 
+def _audit_arguments(command: argparse.ArgumentParser, why: str) -> None:
+    command.add_argument("--reason", help=f"{why} (required; recorded in ML Metadata)")
+    command.add_argument("--by", metavar="NAME", help="who decides it (default: the OS user)")
+
+
 def _override_parsers(commands: argparse._SubParsersAction) -> None:
     """The audited overrides (pipelines/override_commands.py); each needs --reason."""
     def audit(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--reason", help="why the gate is overridden (required; recorded "
-                             "in ML Metadata)")
-        command.add_argument("--by", metavar="NAME",
-                             help="who overrides it (default: the OS user)")
+        _audit_arguments(command, "why the gate is overridden")
 
     bless = commands.add_parser("bless", help="bless a model the Evaluator refused (audited)")
     bless.add_argument("config", type=Path)
@@ -250,7 +253,8 @@ def _datagen_pupdates(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     from pipelines.rollback import rollback
 
-    return rollback(args.config, to_version=args.to, keep_baseline=args.keep_baseline)
+    return rollback(args.config, to_version=args.to, keep_baseline=args.keep_baseline,
+                    reason=args.reason, by=args.by)
 
 
 def _bless(args: argparse.Namespace) -> int:

@@ -144,7 +144,8 @@ def launch(
     except OSError as exc:  # lineage bookkeeping never fails a node; say what is missing
         log.warning("config snapshot not written (lineage will lack it): %s", exc)
         snapshot = {}
-    record_on_run(store, contexts, snapshot)
+    record_on_run(store, contexts, snapshot,
+                  {n: sorted(pipeline.nodes[n].upstream) for n in pipeline.order})
     lineage: dict[str, object] = dict(snapshot)
     code = code_file_fingerprints(_code_paths(pipeline, node))
     if code:

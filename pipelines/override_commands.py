@@ -27,6 +27,8 @@ from pipelines.overrides import (
     BLESSING_FILE,
     PROPOSED_DIFF_FILE,
     PROPOSED_SCHEMA_FILE,
+    Refused,
+    check_reason,
     record_override,
     who,
     write_json,
@@ -38,20 +40,9 @@ EXIT_REFUSED = 2
 FINDINGS_FILE = "findings.json"
 
 
-class Refused(Exception):
-    """The override cannot be recorded; the message says why and what to do."""
-
-
 def _refuse(command: str, refusal: Exception) -> int:
     print(f"lockgate {command}: refused: {refusal}", file=sys.stderr)
     return EXIT_REFUSED
-
-
-def _check_reason(reason: str | None) -> str:
-    if not reason or not reason.strip():
-        raise Refused("--reason is required: say why this gate is overridden; the reason is "
-                      "recorded in ML Metadata with who did it and when")
-    return reason.strip()
 
 
 def _open(config_path: Path) -> tuple[Pipeline, LineageStore]:
@@ -78,7 +69,7 @@ def _model_of(store: LineageStore, pipeline: str, model_id: int) -> Artifact:
 def bless(config_path: Path, model_id: int, reason: str | None, by: str | None = None) -> int:
     """Record a positive override ModelBlessing of ``model_id``; exit code."""
     try:
-        reason = _check_reason(reason)
+        reason = check_reason(reason)
         pipeline, store = _open(config_path)
         model = _model_of(store, pipeline.name, model_id)
     except Refused as refusal:
@@ -129,7 +120,7 @@ def baseline(
 ) -> int:
     """``set MODEL_ID`` or ``reset`` the next Evaluator's baseline; exit code."""
     try:
-        reason = _check_reason(reason)
+        reason = check_reason(reason)
         pipeline, store = _open(config_path)
         if action == "set":
             if model_id is None:
@@ -201,7 +192,7 @@ def accept_anomalies(
 ) -> int:
     """Accept the anomalies that halted ``run_id``; propose the schema change; exit code."""
     try:
-        reason = _check_reason(reason)
+        reason = check_reason(reason)
         pipeline, store = _open(config_path)
         halted = _halted_validation(store, pipeline, run_id)
         anomalies = store.outputs_of(halted.id).get("anomalies", [])

@@ -58,6 +58,18 @@ PROPOSED_SCHEMA_FILE = "proposed_schema.pbtxt"
 PROPOSED_DIFF_FILE = "proposed_schema.diff"
 
 
+class Refused(Exception):
+    """An override (or a rollback) cannot be recorded; the message says why and what to do."""
+
+
+def check_reason(reason: str | None) -> str:
+    """The stripped reason; refused when there is none, so no override is ever anonymous."""
+    if not reason or not reason.strip():
+        raise Refused("--reason is required: say why this gate is overridden; the reason is "
+                      "recorded in ML Metadata with who did it and when")
+    return reason.strip()
+
+
 @dataclass(frozen=True)
 class OverrideRecord:
     """One override as ``overrides_of`` lists it."""

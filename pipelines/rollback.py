@@ -24,6 +24,7 @@ from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Node, build_pipeline
 from pipelines.loading import load_config
 from pipelines.metadata.store import Contexts, LineageStore
+from pipelines.overrides import Refused, check_reason, who
 from pipelines.serving import (
     ServingTarget,
     push,
@@ -54,10 +55,6 @@ ROLLBACK = ComponentSpec(
 )
 
 
-class Refused(Exception):
-    """The requested version cannot be restored; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
 class Restorable:
     """A served version, with the MLMD records that prove it may be served again."""
@@ -68,14 +65,18 @@ class Restorable:
     blessing: Artifact
 
 
-def rollback(config_path: Path, to_version: int | None, keep_baseline: bool = False) -> int:
+def rollback(config_path: Path, to_version: int | None, keep_baseline: bool = False,
+             reason: str | None = None, by: str | None = None) -> int:
     """Push version ``to_version`` (default: the one before the newest) again; exit code.
 
-    Unless ``keep_baseline``, the restored model also becomes the next Evaluator's baseline
-    (a ``lockgate.Override``), so a candidate is judged against what is served.
+    Serving an older model is a decision someone answers for, so it needs a ``reason``,
+    recorded with who on the rollback execution. Unless ``keep_baseline``, the restored model
+    also becomes the next Evaluator's baseline (a ``lockgate.Override`` with the same reason),
+    so a candidate is judged against what is served.
     """
     pipeline = build_pipeline(load_config(config_path))
     try:
+        reason = check_reason(reason)
         node = _pusher_node(list(pipeline.nodes.values()), config_path)
         params = node.entry.params
         target = serving_target(
@@ -116,15 +117,15 @@ def rollback(config_path: Path, to_version: int | None, keep_baseline: bool = Fa
             raise
         print(f"lockgate rollback: failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    _finish(store, execution_id, contexts, message, pushed)
+    person = who(by)
+    _finish(store, execution_id, contexts, message, pushed, {"by": person, "reason": reason})
     print(f"{pipeline.name}: {message} (execution {execution_id}, run {run_id})")
     if not keep_baseline:
         from pipelines.override_commands import set_baseline
-        from pipelines.overrides import who
 
-        override = set_baseline(store, pipeline, restorable.model, who(None),
+        override = set_baseline(store, pipeline, restorable.model, person,
                                 f"lockgate rollback to version {version} (execution "
-                                f"{execution_id})")
+                                f"{execution_id}): {reason}")
         print(f"{pipeline.name}: the next Evaluator compares with model "
               f"{restorable.model.id} (override execution {override}; --keep-baseline "
               "leaves the baseline alone)")
@@ -248,7 +249,9 @@ def _push_again(
 
 
 def _finish(
-    store: LineageStore, execution_id: int, contexts: Contexts, message: str, pushed: Artifact
+    store: LineageStore, execution_id: int, contexts: Contexts, message: str, pushed: Artifact,
+    audit: dict[str, str],
 ) -> None:
     store.finish_execution(execution_id, contexts, state="COMPLETE", outcome="complete",
-                           message=message, outputs={"pushed_model": [pushed]})
+                           message=message, outputs={"pushed_model": [pushed]},
+                           properties=audit)

@@ -49,6 +49,10 @@ def run_detail(detail: RunDetail) -> str:
     reports = [(n.execution.node_id, r) for n in detail.nodes for r in n.reports]
     for node_id, report in reports:
         lines.append(f"report ({node_id}): {report}")
+    lines += [f"page: {page}" for page in detail.pages]
+    if not detail.pages:
+        lines.append(f"pages: none written yet; `lockgate report {detail.run.run_id}` writes "
+                     "them")
     if detail.config:
         lines.append(f"config snapshot: {detail.config.get('config_snapshot')} "
                      f"(sha256 {detail.config.get('config_hash', '')[:16]})")

@@ -8,14 +8,16 @@ its cost does not grow with the number of older runs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.layout import RUN_INDEX, run_reports_dir
 from pipelines.lineage.blessing import Verdict, read_verdict
 from pipelines.lineage.connect import Store
 from pipelines.lineage.graph import OUTPUT, Artifact, Execution, Records, iso
-from pipelines.lineage.snapshot import HASH, PATH
+from pipelines.lineage.snapshot import HASH, NODES, PATH
 from pipelines.lineage.target import NotFound
 
 RUN_TYPE = "pipeline_run"
@@ -30,7 +32,8 @@ class Run:
     run_id: str
     started: str
     seconds: float
-    status: str  # ok | halted at X | failed at X | running X | died at X | empty
+    status: str  # ok | halted at X | failed at X | running X | running: waiting for X
+    #   | died at X | empty
     spans: list[int]
     pushed: str  # "penguin version 3", "already serving penguin version 2", or ""
     note: str = ""  # e.g. why the Pusher skipped
@@ -55,6 +58,7 @@ class RunDetail:
     blessings: list[tuple[Artifact, Verdict | None]] = field(default_factory=list)
     anomalies: list[Artifact] = field(default_factory=list)
     config: dict[str, str] = field(default_factory=dict)
+    pages: list[str] = field(default_factory=list)  # the run's HTML pages, index first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,7 @@ class RunDetail:
                            "verdict": v.to_json() if v else None} for a, v in self.blessings],
             "anomalies": [anomalies_summary(a) for a in self.anomalies],
             "config": self.config,
+            "pages": self.pages,
         }
 
 
@@ -121,6 +126,10 @@ def show_run(store: Store, run_id: str, pipeline: str | None = None) -> RunDetai
                     blessing.properties)))
         detail.anomalies += [a for arts in outputs.values() for a in arts
                              if a.type == "ExampleAnomalies" and a not in detail.anomalies]
+    if PATH in detail.config:  # the snapshot lives in <root>/config-snapshots/
+        pages = run_reports_dir(Path(detail.config[PATH]).parent.parent, detail.run.run_id)
+        detail.pages = sorted((str(p) for p in pages.glob("*.html")),
+                              key=lambda p: (not p.endswith(f"/{RUN_INDEX}"), p))
     return detail
 
 
@@ -155,11 +164,13 @@ def _run(records: Records, context: Any, executions: list[Execution]) -> Run:
             note = f"{execution.node_id} skipped: {execution.message.splitlines()[0]}"
     started = min((e.created_ms for e in executions), default=context.create_time_since_epoch)
     ended = max((e.updated_ms for e in executions), default=started)
+    nodes = (json.loads(context.custom_properties[NODES].string_value)
+             if NODES in context.custom_properties else {})
     return Run(pipeline, run_id, iso(started), round((ended - started) / 1000, 3),
-               _status(list(latest.values())), sorted(spans), pushed, note)
+               _status(list(latest.values()), nodes), sorted(spans), pushed, note)
 
 
-def _status(latest: list[Execution]) -> str:
+def _status(latest: list[Execution], nodes: dict[str, list[str]]) -> str:
     from pipelines.liveness import owner_alive
 
     for execution in latest:
@@ -172,7 +183,23 @@ def _status(latest: list[Execution]) -> str:
             return f"failed at {execution.node_id}"
         if execution.outcome == "halted":
             return f"halted at {execution.node_id}"
+    waiting = _not_started(latest, nodes)
+    if waiting:  # an Airflow run between two tasks
+        return f"running: waiting for {waiting[0]}"
     return "ok" if latest else "empty"
+
+
+def _not_started(latest: list[Execution], nodes: dict[str, list[str]]) -> list[str]:
+    """The run's nodes that have no execution yet, but for those downstream of a node that
+    skipped (Airflow skips them without running them)."""
+    ran = {e.node_id for e in latest}
+    excused = {e.node_id for e in latest if e.outcome == "skipped"}
+    grown = True
+    while grown:
+        more = {n for n, upstream in nodes.items() if excused & set(upstream)} - excused
+        excused |= more
+        grown = bool(more)
+    return [n for n in nodes if n not in ran and n not in excused]
 
 
 def _run_context(store: Store, run_id: str, pipeline: str | None) -> Any:

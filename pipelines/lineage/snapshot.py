@@ -12,6 +12,7 @@ share one file. Each execution gets the custom properties ``config_snapshot`` (t
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 SNAPSHOT_DIR = "config-snapshots"
 PATH, HASH, SOURCE = "config_snapshot", "config_hash", "config_source"
+NODES = "pipeline_nodes"  # on the run's context: {node id: [its upstream node ids]}
 
 
 def expanded_text(source: Path) -> str:
@@ -52,12 +54,16 @@ def write_snapshot(config: PipelineConfig) -> dict[str, str]:
     return {PATH: str(path), HASH: digest, SOURCE: str(source)}
 
 
-def record_on_run(store: LineageStore, contexts: Contexts, snapshot: dict[str, str]) -> None:
-    """Put the snapshot on the run's context unless it already names this one."""
+def record_on_run(store: LineageStore, contexts: Contexts, snapshot: dict[str, str],
+                  nodes: dict[str, list[str]]) -> None:
+    """Put the snapshot, and the run's nodes with their upstream nodes (so ``lockgate runs``
+    can tell a finished run from one whose next task has not started), on the run's context
+    unless it already has them."""
     run = contexts.run
-    if not snapshot or (HASH in run.custom_properties
-                        and run.custom_properties[HASH].string_value == snapshot[HASH]):
+    wanted = {**snapshot, NODES: json.dumps(nodes)}  # in run order
+    if all(key in run.custom_properties and run.custom_properties[key].string_value == value
+           for key, value in wanted.items()):
         return
-    for key, value in snapshot.items():
+    for key, value in wanted.items():
         run.custom_properties[key].string_value = value
     store._retry(lambda: store.mlmd.put_contexts([run]))

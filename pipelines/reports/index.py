@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,10 @@ from pathlib import Path
 
 from pipelines.component import Artifact
 from pipelines.graph import Pipeline
+from pipelines.layout import RUN_INDEX as INDEX
+from pipelines.layout import run_reports_dir
 from pipelines.metadata.store import ExecutionRecord, LineageStore
+from pipelines.overrides import OverrideRecord, overrides_of
 from pipelines.reports.html import (
     STATUS_FILL,
     GraphNode,
@@ -34,7 +36,6 @@ from pipelines.reports.html import (
 )
 
 log = logging.getLogger("lockgate.reports")
-INDEX = "index.html"
 VALIDATOR_REPORT = "report.html"  # ExampleAnomalies: the ExampleValidator's own page
 KEY_PREFIX = "<!-- lockgate-report-key: "
 
@@ -54,8 +55,7 @@ class RunReports:
 
 
 def report_dir(pipeline: Pipeline, run_id: str) -> Path:
-    """``<root>/reports/<run_id>``, the run id made safe for a file name."""
-    return pipeline.config.root / "reports" / re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+    return run_reports_dir(pipeline.config.root, run_id)
 
 
 def write_run_reports(pipeline: Pipeline, run_id: str,
@@ -99,7 +99,13 @@ def write_run_reports(pipeline: Pipeline, run_id: str,
             result.lineage[artifact.id] = link.path
         elif link.error:
             result.reports.append(link)
-    _atomic_write(result.index, _index_html(pipeline, run_id, latest, outputs, result))
+    touched = {a.id for ports in (*outputs.values(), *inputs.values())
+               for arts in ports.values() for a in arts}
+    overrides = [o for o in overrides_of(store, pipeline.name)
+                 if touched & {i for ids in (*o.inputs.values(), *o.outputs.values())
+                               for i in ids}]
+    _atomic_write(result.index,
+                  _index_html(pipeline, run_id, latest, outputs, result, overrides))
     return result
 
 
@@ -188,7 +194,8 @@ def _lineage_html(store: LineageStore, pipeline: Pipeline, run_id: str,
 
 
 def _index_html(pipeline: Pipeline, run_id: str, latest: dict[str, ExecutionRecord],
-                outputs: dict[str, dict[str, list[Artifact]]], result: RunReports) -> str:
+                outputs: dict[str, dict[str, list[Artifact]]], result: RunReports,
+                overrides: list[OverrideRecord]) -> str:
     here = result.index.parent
     statuses = {node: _status(latest.get(node)) for node in pipeline.order}
     nodes = [GraphNode(id=node, label=node, detail=f"{pipeline.nodes[node].spec.name} · "
@@ -215,6 +222,12 @@ def _index_html(pipeline: Pipeline, run_id: str, latest: dict[str, ExecutionReco
                      f"model (PushedModel {artifact.id}, version "
                      f'{esc(artifact.properties.get("version", "?"))})</a></li>')
     body.append("<h2>Reports</h2><ul>" + ("".join(links) or "<li>none yet</li>") + "</ul>")
+    if overrides:  # gates a person overrode for what this run read or made: never silent
+        body.append("<h2>Overrides</h2>" + table(
+            ["kind", "by", "at", "reason", "artifacts"],
+            [(esc(o.kind), esc(o.by), esc(o.at), esc(o.reason),
+              esc(", ".join(f"{port} {ids}" for port, ids in {**o.inputs, **o.outputs}.items())))
+             for o in overrides], table_id="overrides"))
     rows = []
     for node in pipeline.order:
         record = latest.get(node)

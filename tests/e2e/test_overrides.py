@@ -110,3 +110,24 @@ def test_a_model_blessed_by_override_is_pushed_when_its_run_is_resumed(
     assert "blessed by override by erin" in evaluations[-1].message
     [record] = overrides_of(store, "penguin")
     assert record.kind == "bless" and record.inputs["model"] == [model.id]
+
+    # Every override shows in the run's report index and in the serving model's lineage.
+    capsys.readouterr()
+    assert main(["report", "strict", "--pipeline", str(config)]) == 0
+    index = Path(capsys.readouterr().out.strip()).read_text()
+    overrides = index[index.index('<table id="overrides">'):]
+    assert "erin" in overrides and "accuracy bound is a typo; lower 0.2 was meant" in overrides
+    assert main(["lineage", "serving", str(config)]) == 0
+    assert "accuracy bound is a typo" in capsys.readouterr().out
+
+    # The baseline overrides: refused without a reason; recorded with who and why.
+    assert main(["bless", str(config), str(model.id)]) == 2
+    assert main(["baseline", str(config), "set", str(model.id)]) == 2
+    assert main(["baseline", str(config), "set", str(model.id), "--by", "erin", "--reason",
+                 "compare with the model we reviewed"]) == 0
+    assert main(["baseline", str(config), "reset", "--by", "erin", "--reason",
+                 "back to the latest blessed model"]) == 0
+    records = overrides_of(store, "penguin")
+    assert [(r.kind, r.by, r.reason) for r in records[1:]] == [
+        ("baseline-set", "erin", "compare with the model we reviewed"),
+        ("baseline-reset", "erin", "back to the latest blessed model")]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from pipelines.fingerprint import fingerprint_dir
+from pipelines.fingerprint import fingerprint_dir, fingerprint_paths
 from pipelines.loading import load_config
 from pipelines.metadata.store import LineageStore
 from tests.e2e.configs import REPO, component, config_variant
@@ -55,6 +55,28 @@ def test_shipped_pupdates_runs_green_and_pushes(green_run: str, store: LineageSt
     assert examples.properties["bad_rows"] > 0
     assert Path(examples.uri, examples.properties["quarantine"]).is_file()
     assert sorted(p.name for p in (lockgate_home / "serving" / "pupdates").iterdir()) == ["1"]
+
+
+def test_lineage_of_the_serving_model_names_span_2(green_run: str, lockgate_home: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`lockgate lineage serving pupdates`: span 2's files with their fingerprints, the schema
+    hash, the code hashes, the config snapshot and the evaluation metrics."""
+    capsys.readouterr()
+    assert main(["lineage", "serving", "pupdates", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    [data] = found["data"]
+    posts = lockgate_home / "data" / "pupdates" / "span-2" / "posts.csv"
+    assert data["span"] == 2
+    assert data["files"] == [{"path": str(posts), "fingerprint": fingerprint_paths([posts])}]
+    [schema] = found["schema"]
+    assert schema["fingerprint"] == fingerprint_paths([Path(schema["path"])])
+    code = {Path(c["path"]).name: c["fingerprint"] for c in found["code"]}
+    model_py = REPO / "examples" / "pupdates" / "model.py"
+    assert code["model.py"] == fingerprint_paths([model_py.resolve()])
+    assert "preprocessing.py" in code
+    config = found["config"]
+    assert config["intact"] and Path(config["path"]).is_file()
+    assert found["evaluation"]["metrics"]
 
 
 def test_pooch_bug_is_not_blessed_and_not_pushed(green_run: str, store: LineageStore,

@@ -178,17 +178,30 @@ def test_rollback_sets_the_baseline_unless_told_to_keep_it(
 ) -> None:
     first = lineage.run("r1", scale=1)
     second = lineage.run("r2", scale=2)
-    assert main(["rollback", str(PENGUIN), "--keep-baseline"]) == 0
+    assert main(["rollback", str(PENGUIN), "--keep-baseline"]) == 2  # no reason: refused
+    assert "--reason is required" in capsys.readouterr().err
+    assert main(["rollback", str(PENGUIN), "--keep-baseline", "--reason", "r2 is slow"]) == 0
     assert baseline_of(lineage) == second.id
     assert overrides_of(lineage.store, "penguin") == []
+    [restored] = lineage.store.run_executions(*_newest_rollback_run(lineage))
+    [proto] = lineage.store.mlmd.get_executions_by_id([restored.id])
+    assert proto.custom_properties["reason"].string_value == "r2 is slow"
+    assert proto.custom_properties["by"].string_value
 
-    assert main(["rollback", str(PENGUIN), "--to", "2"]) == 0  # serves model 2 again
-    assert main(["rollback", str(PENGUIN), "--to", "1"]) == 0
+    assert main(["rollback", str(PENGUIN), "--to", "2", "--reason", "r1 is wrong"]) == 0
+    assert main(["rollback", str(PENGUIN), "--to", "1", "--by", "fay", "--reason",
+                 "2 was wrong too"]) == 0
     assert "next Evaluator compares with model" in capsys.readouterr().out
     assert baseline_of(lineage) == first.id
     record = overrides_of(lineage.store, "penguin")[-1]
     assert record.kind == "baseline-set" and record.inputs["model"] == [first.id]
     assert record.reason.startswith("lockgate rollback to version 1")
+    assert record.reason.endswith(": 2 was wrong too") and record.by == "fay"
+
+
+def _newest_rollback_run(lineage: Lineage) -> tuple[str, str]:
+    runs = [r for r in lineage.store.run_ids("penguin") if r.startswith("rollback-")]
+    return "penguin", runs[0]
 
 
 # ----- lockgate accept-anomalies

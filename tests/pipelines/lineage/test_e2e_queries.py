@@ -100,6 +100,9 @@ def test_show_has_the_thresholds_anomalies_reports_and_config(
     assert any(r.endswith("report.html") and Path(r).is_file() for r in reports)
     snapshot = Path(detail["config"]["config_snapshot"])
     assert snapshot.is_file() and str(two_spans.data) in snapshot.read_text()
+    pages = [Path(p) for p in detail["pages"]]  # `lockgate run` wrote them
+    assert pages[0].name == "index.html" and all(p.is_file() for p in pages)
+    assert {"statistics", "evaluation", "lineage"} <= {p.name.split("-")[0] for p in pages}
 
 
 def test_serving_names_span_2_files_schema_code_config_and_metrics(

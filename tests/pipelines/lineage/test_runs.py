@@ -119,3 +119,15 @@ def test_a_failing_launch_still_raises(lockgate_home: Path) -> None:
         launch(pipeline, "gen", "x")
     [run] = list_runs(LineageStore(SqliteMetadata()), "fake")
     assert run.status == "failed at gen"
+
+
+def test_an_airflow_run_between_two_tasks_is_running_not_ok(lockgate_home: Path) -> None:
+    pipeline = fake_pipeline()
+    launch(pipeline, "gen", AIRFLOW_RUN)  # the scheduler has not started the next task yet
+    store = LineageStore(SqliteMetadata())
+    assert show_run(store, AIRFLOW_RUN).run.status == "running: waiting for stats"
+    launch(pipeline, "stats", AIRFLOW_RUN)
+    assert show_run(store, AIRFLOW_RUN).run.status == "ok"
+    # A skipped node's downstream tasks never run under Airflow: that run is finished.
+    launch(fake_pipeline(gen=FakeParams(outcome="skipped")), "gen", "skipping")
+    assert show_run(store, "skipping").run.status == "ok"
