@@ -114,11 +114,22 @@ def test_custom_components_under_airflow_dags_test(author_folder: Path, tmp_path
     site.env["PENGUIN_CSV"] = str(PENGUIN_CSV)
     migrated = site.airflow("db", "migrate")
     assert migrated.returncode == 0, migrated.stderr[-3000:]
-    tested = site.airflow("dags", "test", "penguin_custom", timeout=600)
-    assert tested.returncode == 0, (tested.stdout + tested.stderr)[-5000:]
-    [(run_id, state)] = site.db("select run_id, state from dag_run where dag_id = ?",
-                                "penguin_custom")
-    assert state == "success"
+
+    def dags_test(logical_date: str) -> str:
+        """One `airflow dags test` run; its run id."""
+        before = {r for (r,) in site.db("select run_id from dag_run")}
+        tested = site.airflow("dags", "test", "penguin_custom", logical_date, timeout=600)
+        assert tested.returncode == 0, (tested.stdout + tested.stderr)[-5000:]
+        [(new_run, state)] = [row for row in site.db("select run_id, state from dag_run")
+                              if row[0] not in before]
+        assert state == "success"
+        return str(new_run)
+
+    def run_outcomes(airflow_run: str) -> dict[str, str]:
+        return {r.node_id: r.outcome
+                for r in site.executions(airflow_run, pipeline="penguin_custom")}
+
+    run_id = dags_test("2026-01-01")
     tasks = dict(site.db("select task_id, state from task_instance where run_id = ?", run_id))
     assert tasks == dict.fromkeys(NODES, "success")
     records = site.executions(run_id, pipeline="penguin_custom")
@@ -133,3 +144,11 @@ def test_custom_components_under_airflow_dags_test(author_folder: Path, tmp_path
     )
     assert listed.returncode == 0, listed.stderr
     assert run_id in listed.stdout and '"ok"' in listed.stdout
+
+    # A second DAG run is all cache hits; after the helper the summary imports is edited,
+    # the summary and the gate after it run again, and ExampleGen does not.
+    assert run_outcomes(dags_test("2026-01-02")) == dict.fromkeys(NODES, "cached")
+    counting = site.config_dir / "penguin_steps" / "counting.py"
+    counting.write_text(counting.read_text() + "\n# edited\n")
+    assert run_outcomes(dags_test("2026-01-03")) == {
+        "example_gen": "cached", "split_summary": "complete", "class_balance_gate": "complete"}

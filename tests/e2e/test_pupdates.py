@@ -101,3 +101,15 @@ def test_pooch_bug_is_not_blessed_and_not_pushed(green_run: str, store: LineageS
     assert negative and all(f["value"] < 0 for f in negative)
     assert any(f["slice"].startswith("country=") and f["slice"] != "country=US"
                for f in negative)
+    # The evaluation page shows the refusal: every failed threshold as a FAIL row.
+    index = Path(next(w for w in out.split() if w.endswith("index.html")))
+    [page] = index.parent.glob("evaluation-*.html")
+    html = page.read_text()
+    assert 'id="verdict">NOT BLESSED<' in html
+    thresholds = html[html.index('id="thresholds"'):]
+    thresholds = thresholds[:thresholds.index("</table>")]
+    failed_rows = [row for row in thresholds.split("<tr>") if 'data-status="fail"' in row]
+    assert len(failed_rows) == len(failures)
+    for failure in negative:
+        assert any(f"<td>{failure['slice']}</td>" in row and "mean_prediction" in row
+                   for row in failed_rows), failure
