@@ -24,7 +24,6 @@ Layouts (``<uri>`` is the artifact's directory):
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from pipelines.component import Artifact
@@ -62,11 +61,3 @@ def examples_files(artifact: Artifact, split: str) -> list[str]:
 def set_split_names(artifact: Artifact, names: list[str]) -> None:
     artifact.properties["split_names"] = json.dumps(names)
 
-
-RUN_INDEX = "index.html"  # in run_reports_dir: the page that links the run's others
-
-
-def run_reports_dir(root: Path, run_id: str) -> Path:
-    """``<root>/reports/<run_id>``: a run's offline HTML pages, the run id made safe for a
-    file name (Airflow's hold ``:`` and ``+``)."""
-    return root / "reports" / re.sub(r"[^A-Za-z0-9._-]", "_", run_id)

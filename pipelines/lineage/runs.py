@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.layout import RUN_INDEX, run_reports_dir
 from pipelines.lineage.blessing import Verdict, read_verdict
 from pipelines.lineage.connect import Store
 from pipelines.lineage.graph import OUTPUT, Artifact, Execution, Records, iso
 from pipelines.lineage.snapshot import HASH, NODES, PATH
 from pipelines.lineage.target import NotFound
+from pipelines.report_paths import RUN_INDEX, run_reports_dir
 
 RUN_TYPE = "pipeline_run"
 # Files a component leaves for people to read, for executions recorded before the launcher

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from pipelines.component import Artifact
 from pipelines.graph import Pipeline
-from pipelines.layout import RUN_INDEX as INDEX
-from pipelines.layout import run_reports_dir
 from pipelines.metadata.store import ExecutionRecord, LineageStore
 from pipelines.overrides import OverrideRecord, overrides_of
+from pipelines.report_paths import RUN_INDEX as INDEX
+from pipelines.report_paths import run_reports_dir
 from pipelines.reports.html import (
     STATUS_FILL,
     GraphNode,

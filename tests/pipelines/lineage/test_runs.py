@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from pipelines.lineage.runs import list_runs, show_run
 from pipelines.lineage.target import NotFound
 from pipelines.metadata.store import LineageStore
 from pipelines.runner import run_pipeline
+from tests.helpers import REPO
 from tests.pipelines.fake_components import FakeParams, fake_pipeline
 
 AIRFLOW_RUN = "manual__2026-12-04T04:00:00.123456+00:00"
@@ -131,3 +134,20 @@ def test_an_airflow_run_between_two_tasks_is_running_not_ok(lockgate_home: Path)
     # A skipped node's downstream tasks never run under Airflow: that run is finished.
     launch(fake_pipeline(gen=FakeParams(outcome="skipped")), "gen", "skipping")
     assert show_run(store, "skipping").run.status == "ok"
+
+
+HEAVY = ("tensorflow", "apache_beam", "tensorflow_model_analysis", "tensorflow_data_validation",
+         "tensorflow_transform", "pydantic")
+
+
+@pytest.mark.parametrize("argv", [["runs", "--json"], ["show", "first", "--json"],
+                                  ["lineage", "1", "--json"]])
+def test_the_queries_import_no_heavy_library(store: LineageStore, argv: list[str]) -> None:
+    """Each query is a whole process that must answer fast: what it imports is checked, in a
+    fresh interpreter, after the command ran."""
+    script = ("import sys\nfrom pipelines.cli import main\ncode = main(sys.argv[1:])\n"
+              f"print(code, sorted(m for m in {HEAVY!r} if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout[-2000:]
