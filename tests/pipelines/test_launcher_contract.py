@@ -128,3 +128,38 @@ def test_the_console_shows_the_authors_frame_and_the_log(
     assert f"nodedefinedat{tmp_path / 'p.yaml'}:3" in out
     assert "Fulltraceback:" in out and "/executions/1/error.log" in out
     assert "--resumer9" in out
+
+
+TEMPLATED = '''
+from pathlib import Path
+from pipelines.sdk import ExecutionContext, ExecutorResult, component
+
+@component(inputs={"examples": "Examples"}, outputs={"page": "Report"},
+           code_files=("template.html",))
+def render(ctx: ExecutionContext) -> ExecutorResult:
+    template = Path(__file__).with_name("template.html").read_text()
+    (ctx.outputs["page"].path / "page.html").write_text(template)
+    return ExecutorResult()
+'''
+
+
+def test_files_a_spec_declares_are_in_the_cache_key(tmp_path: Path) -> None:
+    """A template the component reads is code too: editing it re-runs the node."""
+    name = f"templated_{tmp_path.name[-12:].replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(TEMPLATED)
+    template = tmp_path / "template.html"
+    template.write_text("<p>v1</p>")
+    config = tmp_path / "p.yaml"
+    config.write_text("pipeline: {name: templated}\ncomponents:\n"
+                      "  - component: tests.pipelines.fake_components:PRODUCER\n"
+                      f"  - component: {name}:render\n")
+    pipeline = build_pipeline(load_config(config))
+
+    def render(run_id: str) -> str:
+        launch(pipeline, "fake_gen", run_id)
+        return launch(pipeline, "render", run_id).status
+
+    assert render("r1") == "complete"
+    assert render("r2") == "cached"
+    template.write_text("<p>v2</p>")
+    assert render("r3") == "complete"
