@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="read span N instead of the latest (overrides the config's span)")
     run.add_argument("--spans", type=_span_range, metavar="A..B",
                      help="one run per span from A to B, oldest first (a backfill)")
+    run.add_argument("--date", type=_span_of_date, metavar="YYYY-MM-DD", dest="date_span",
+                     help="read the span of this day (an input with {YYYY}{MM}{DD}), as a "
+                     "scheduled Airflow run of that day does")
     run.add_argument("--no-cache", action="store_true",
                      help="recompute every node even where a cached result exists")
     run.set_defaults(handler=_run)
@@ -196,12 +199,24 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from pipelines.console import run_with_console
 
-    if sum(x is not None for x in (args.span, args.spans, args.resume)) > 1:
-        print("lockgate run: --span, --spans and --resume go alone", file=sys.stderr)
+    if sum(x is not None for x in (args.span, args.spans, args.resume, args.date_span)) > 1:
+        print("lockgate run: --span, --spans, --date and --resume go alone", file=sys.stderr)
         return EXIT_INVALID
+    span = args.span if args.date_span is None else args.date_span
     return run_with_console(args.config, run_id=args.resume or args.run_id,
                             resume=args.resume is not None, use_cache=not args.no_cache,
-                            span=args.span, spans=args.spans)
+                            span=span, spans=args.spans)
+
+
+def _span_of_date(text: str) -> int:
+    from datetime import date
+
+    from pipelines.span_dates import span_of_date
+
+    try:
+        return span_of_date(date.fromisoformat(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
 
 
 def _span_range(text: str) -> tuple[int, int]:

@@ -38,6 +38,7 @@ from pipelines.component import (
 )
 from pipelines.errors import ConfigError, ConfigIssue, DataError, LockgateError, UserCodeError
 from pipelines.fingerprint import fingerprint_dir, fingerprint_paths
+from pipelines.span_dates import date_of_span, span_of_date
 from pipelines.trainer_args import TrainedModel, TrainerArgs
 from pipelines.user_code import UserFunction, load_user_function
 
@@ -63,9 +64,11 @@ __all__ = [
     "UserFunction",
     "component",
     "config_path",
+    "date_of_span",
     "fingerprint_dir",
     "fingerprint_paths",
     "layout",
     "load_user_function",
     "serving",
+    "span_of_date",
 ]

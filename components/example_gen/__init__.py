@@ -15,8 +15,9 @@ _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 class ExampleGenParams(Params):
     input: str = Field(
-        description="File, folder or glob to read. May contain {SPAN} and {VERSION}; the latest "
-        "span (and its latest version) is picked unless `span` is set. Relative to the config."
+        description="File, folder or glob to read. May contain {SPAN}, or a date ({YYYY}, "
+        "{MM}, {DD}: the span is its days since 1970-01-01), and {VERSION}; the latest span "
+        "(and its latest version) is picked unless `span` is set. Relative to the config."
     )
     format: Literal["csv", "parquet", "tfrecord"] = Field(
         "csv",

@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from components.example_gen import ExampleGenParams
-from components.example_gen.spans import SPAN, VERSION, InputNotFound, resolve_files
+from components.example_gen.spans import (
+    DATE_PARTS,
+    SPAN,
+    VERSION,
+    InputNotFound,
+    has_spans,
+    resolve_files,
+)
 from pipelines.sdk import CheckContext, Finding
 
 _SHOWN = 5
@@ -24,7 +31,8 @@ def check(params: ExampleGenParams, ctx: CheckContext) -> Iterator[Finding]:
     bad_pin = False
     for key, value, placeholder in (("span", params.span, SPAN),
                                     ("version", params.version, VERSION)):
-        if value is not None and placeholder not in pattern:
+        named = has_spans(pattern) if key == "span" else placeholder in pattern
+        if value is not None and not named:
             bad_pin = True
             yield Finding((key,), f"{key} {value} is set but input {params.input!r} has no "
                           f"{placeholder}; put {placeholder} where the {key} number appears "
@@ -64,7 +72,7 @@ def _searched(pattern: str) -> str:
 def _fixed_prefix(pattern: str) -> str:
     """The pattern up to its first wildcard or placeholder."""
     cut = len(pattern)
-    for token in ("*", "?", "[", SPAN, VERSION):
+    for token in ("*", "?", "[", SPAN, VERSION, *DATE_PARTS):
         index = pattern.find(token)
         if index != -1:
             cut = min(cut, index)

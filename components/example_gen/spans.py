@@ -6,9 +6,10 @@ cached run must not import TensorFlow, Beam or pyarrow.
 An input is a file, a folder (every regular file in it whose name does not start with ``.`` or
 ``_``, like ``_SUCCESS`` markers) or a glob (``*``, ``?``, ``[...]``, and ``**`` across folders).
 ``{SPAN}`` and ``{VERSION}`` stand for decimal numbers; each may appear several times and must
-then be the same number everywhere (``data/{SPAN}/day-{SPAN}.csv``). The newest span wins, then
-its newest version, unless the params name them. A pattern without ``{SPAN}`` is span 0, one
-without ``{VERSION}`` version 0.
+then be the same number everywhere (``data/{SPAN}/day-{SPAN}.csv``). Instead of ``{SPAN}``, a
+date, ``{YYYY}``, ``{MM}`` and ``{DD}`` (``data/{YYYY}-{MM}-{DD}/posts.csv``), names the span:
+its days since 1970-01-01. The newest span wins, then its newest version, unless the params
+name them. A pattern without a span is span 0, one without ``{VERSION}`` version 0.
 """
 
 from __future__ import annotations
@@ -18,18 +19,37 @@ import hashlib
 import json
 import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.sdk import DataError, LockgateError, config_path
+from pipelines.sdk import DataError, LockgateError, config_path, date_of_span, span_of_date
 
 if TYPE_CHECKING:
     from components.example_gen import ExampleGenParams
 
 SPAN = "{SPAN}"
 VERSION = "{VERSION}"
+# A date in the path names the span (pipelines.span_dates: days since 1970-01-01).
+DATE_PARTS = {"{YYYY}": ("year", 4), "{MM}": ("month", 2), "{DD}": ("day", 2)}
 _GLOB_CHARS = re.compile(r"[*?\[]")
-_TOKENS = re.compile(r"(\{SPAN\}|\{VERSION\}|\*\*/?|\*|\?|\[[^\]/]+\])")
+_TOKENS = re.compile(
+    r"(\{SPAN\}|\{VERSION\}|\{YYYY\}|\{MM\}|\{DD\}|\*\*/?|\*|\?|\[[^\]/]+\])")
+
+
+def is_dated(pattern: str) -> bool:
+    return any(token in pattern for token in DATE_PARTS)
+
+
+def has_spans(pattern: str) -> bool:
+    """Whether the path names spans: by ``{SPAN}`` or by a date."""
+    return SPAN in pattern or is_dated(pattern)
+
+
+def with_date(pattern: str, day: date) -> str:
+    """The pattern with its date placeholders filled in: where a day's files are expected."""
+    return (pattern.replace("{YYYY}", f"{day.year:04d}").replace("{MM}", f"{day.month:02d}")
+            .replace("{DD}", f"{day.day:02d}"))
 
 
 class InputNotFound(DataError):
@@ -47,7 +67,12 @@ def resolve_files(params: ExampleGenParams, config_dir: Path) -> tuple[list[Path
     Raises ``DataError`` when nothing matches, naming the pattern and what to check.
     """
     pattern = str(config_path(config_dir, params.input))
-    has_span, has_version = SPAN in pattern, VERSION in pattern
+    has_span, has_version = has_spans(pattern), VERSION in pattern
+    if SPAN in pattern and is_dated(pattern):
+        raise DataError(
+            f"ExampleGen: input {params.input!r} has both {SPAN} and a date; a span is named "
+            f"one way: keep {SPAN}, or {{YYYY}}/{{MM}}/{{DD}}."
+        )
     if params.span is not None and not has_span:
         raise DataError(
             f"ExampleGen: span {params.span} is set but input {params.input!r} has no {SPAN}; "
@@ -70,6 +95,15 @@ def resolve_files(params: ExampleGenParams, config_dir: Path) -> tuple[list[Path
     if not spans:
         raise _nothing_matches(params.input, pattern, config_dir)
     span = spans[-1] if params.span is None else params.span
+    if span not in spans and is_dated(pattern):
+        day = date_of_span(span)
+        raise InputNotFound(
+            f"ExampleGen: no data for {day.isoformat()} (span {span}) yet: expected "
+            f"{with_date(pattern, day)}. The newest day found is "
+            f"{date_of_span(spans[-1]).isoformat()}. A scheduled run retries until the files "
+            f"land; or run another day (lockgate run --date).",
+            param="span",
+        )
     if span not in spans:
         raise InputNotFound(
             f"ExampleGen: span {span} of input {params.input!r} does not exist; the spans found "
@@ -98,7 +132,7 @@ def available_spans(params: ExampleGenParams, config_dir: Path) -> list[int]:
     """The spans the input pattern finds now, oldest first ([0] without ``{SPAN}``; [] when
     nothing matches). ``lockgate run --spans`` and the previous-span check use it."""
     pattern = str(config_path(config_dir, params.input))
-    if SPAN not in pattern:
+    if not has_spans(pattern):
         try:
             resolve_files(params.model_copy(update={"span": None}), config_dir)
         except DataError:
@@ -109,17 +143,34 @@ def available_spans(params: ExampleGenParams, config_dir: Path) -> list[int]:
 
 def _span_versions(pattern: str) -> dict[tuple[int, int], list[str]]:
     """The files matching ``pattern``, by (span, version)."""
-    has_span, has_version = SPAN in pattern, VERSION in pattern
+    has_version = VERSION in pattern
     found: dict[tuple[int, int], list[str]] = {}
     regex = _pattern_regex(pattern)
     wildcard = pattern.replace(SPAN, "*").replace(VERSION, "*")
+    for token in DATE_PARTS:
+        wildcard = wildcard.replace(token, "*")
     for candidate in glob.glob(wildcard, recursive=True):
         match = regex.fullmatch(candidate)
         if match:
-            key = (int(match["span"]) if has_span else 0,
-                   int(match["version"]) if has_version else 0)
+            span = _span_of(match, pattern)
+            if span is None:
+                continue  # digits in date places that are no date, e.g. 20261340
+            key = (span, int(match["version"]) if has_version else 0)
             found.setdefault(key, []).append(candidate)
     return found
+
+
+def _span_of(match: re.Match[str], pattern: str) -> int | None:
+    if SPAN in pattern:
+        return int(match["span"])
+    if not is_dated(pattern):
+        return 0
+    parts = {name: int(match[name]) for token, (name, _) in DATE_PARTS.items()
+             if token in pattern}
+    try:  # a pattern may leave out a part: {YYYY}/{MM} is the first of each month
+        return span_of_date(date(parts["year"], parts.get("month", 1), parts.get("day", 1)))
+    except (KeyError, ValueError):
+        return None
 
 
 def fingerprint(params: ExampleGenParams, config_dir: Path) -> str:
@@ -167,6 +218,10 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
         if token in (SPAN, VERSION):
             name = "span" if token == SPAN else "version"
             out.append(f"(?P={name})" if name in seen else rf"(?P<{name}>\d+)")
+            seen.add(name)
+        elif token in DATE_PARTS:
+            name, width = DATE_PARTS[token]
+            out.append(f"(?P={name})" if name in seen else rf"(?P<{name}>\d{{{width}}})")
             seen.add(name)
         elif token.startswith("**"):
             out.append("(?:.*/)?" if token.endswith("/") else ".*")

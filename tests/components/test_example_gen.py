@@ -17,11 +17,11 @@ import pytest
 
 from components.example_gen import ExampleGenParams
 from components.example_gen.executor import run
-from components.example_gen.spans import fingerprint, resolve_files
+from components.example_gen.spans import available_spans, fingerprint, resolve_files
 from components.tfrecord import frame, read_records, record_crcs
 from pipelines.component import Artifact, ExecutionContext
 from pipelines.errors import DataError
-from pipelines.sdk import layout
+from pipelines.sdk import date_of_span, layout, span_of_date
 from tests.helpers import REPO, executor_context
 
 PENGUIN_CSV = REPO / "examples" / "penguin" / "data" / "penguins_processed.csv"
@@ -463,6 +463,30 @@ def test_repeated_span_placeholder_must_agree(tmp_path: Path) -> None:
     write_csv(tmp_path / "d" / "2" / "day-3.csv", ["a"], [[1]])  # mismatched: ignored
     files, span, _ = resolve_files(ExampleGenParams(input="d/{SPAN}/day-{SPAN}.csv"), tmp_path)
     assert span == 1 and files == [tmp_path / "d" / "1" / "day-1.csv"]
+
+
+def test_a_date_in_the_path_names_the_span(tmp_path: Path) -> None:
+    """Days since 1970-01-01, as TFX's date specs: ordered, and one per calendar day."""
+    from datetime import date
+
+    for day in ("2026-12-05", "2026-12-06", "2026-13-01"):  # the last is not a date
+        write_csv(tmp_path / "d" / f"day={day}" / "posts.csv", ["likes"], [[1]] * 20)
+    params = ExampleGenParams(input="d/day={YYYY}-{MM}-{DD}/posts.csv")
+    assert available_spans(params, tmp_path) == [span_of_date(date(2026, 12, 5)),
+                                                 span_of_date(date(2026, 12, 6))]
+    files, span, _ = resolve_files(params, tmp_path)
+    assert date_of_span(span) == date(2026, 12, 6)
+    assert files == [tmp_path / "d" / "day=2026-12-06" / "posts.csv"]
+    older = params.model_copy(update={"span": span_of_date(date(2026, 12, 5))})
+    assert resolve_files(older, tmp_path)[0] == [tmp_path / "d" / "day=2026-12-05" / "posts.csv"]
+    # A day whose files have not landed names the path they are expected at.
+    missing = params.model_copy(update={"span": span_of_date(date(2026, 12, 7))})
+    with pytest.raises(DataError) as caught:
+        resolve_files(missing, tmp_path)
+    assert f"no data for 2026-12-07 (span {span + 1}) yet: expected " \
+           f"{tmp_path / 'd' / 'day=2026-12-07' / 'posts.csv'}" in str(caught.value)
+    with pytest.raises(DataError, match=r"has both \{SPAN\} and a date"):
+        resolve_files(ExampleGenParams(input="d/{SPAN}/{YYYY}.csv"), tmp_path)
 
 
 def test_nothing_matching_says_what_to_check(tmp_path: Path) -> None:

@@ -99,6 +99,13 @@ def test_backfill_runs_spans_in_order_and_the_drifted_one_halts(
                       if e.node_id == "example_validator"]
     assert "DRIFT NOT CHECKED: no earlier span exists" in validation_1.message
     assert "body_mass_g" in out and "stopped at span 3" in out
+    # The halt is the drift of body mass, measured against span 2's statistics.
+    [validation_3] = [e for e in store.run_executions("penguin", "fill-span-3")
+                      if e.node_id == "example_validator"]
+    [previous] = store.inputs_of(validation_3.id)["previous_statistics"]
+    assert previous.properties["span"] == 2
+    assert "body_mass_g: The Jensen-Shannon divergence between current and previous" in (
+        validation_3.message)
     [spans_read] = [[a.properties["span"] for a in store.outputs_of(e.id)["examples"]]
                     for e in store.run_executions("penguin", "fill-span-3")
                     if e.node_id == "example_gen"]
