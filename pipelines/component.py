@@ -49,7 +49,8 @@ NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 #   run_override:         the newest override (``lockgate accept-anomalies``) recorded for
 #                         this node of this run, if any (``pipelines/overrides.py``).
 Resolver = Literal[
-    "upstream", "latest_blessed_model", "previous_span", "baseline_examples", "run_override"
+    "upstream", "latest_blessed_model", "previous_span", "baseline_examples", "run_override",
+    "span_window",
 ]
 RESOLVERS: tuple[str, ...] = get_args(Resolver)
 # Resolvers that read MLMD directly: their inputs are not wired to an upstream node.
@@ -149,6 +150,9 @@ class ComponentSpec:
     # lists the spans available now, oldest first.
     span_param: str | None = None
     spans: str | None = None
+    # With a span_param: the param holding its ``pipelines.windows.SpanWindow`` (or None), the
+    # spans that ``span_window`` inputs downstream read.
+    window_param: str | None = None
     # More files the component's code depends on (data files, templates), relative to the
     # file that defines the spec; hashed into the cache key with the code itself.
     code_files: tuple[str, ...] = ()
@@ -199,7 +203,8 @@ def _spec_problems(spec: ComponentSpec) -> Iterable[str]:
     else:
         yield "executor must be a function or a 'package.module:function' string"
     if isinstance(spec.params, type) and issubclass(spec.params, Params):
-        for param in (*spec.user_code_params, *filter(None, [spec.span_param])):
+        for param in (*spec.user_code_params,
+                      *filter(None, [spec.span_param, spec.window_param])):
             if param not in spec.params.model_fields:
                 yield f"'{param}' is named in the spec but is not a field of its params"
 

@@ -98,8 +98,11 @@ def _run_once(
                                on_start=on_start, on_result=on_result)
     for prepared in summary.prepared:
         console.print(f"[cyan]{'prepared':>8}[/] {', '.join(r.node_id for r in prepared.results)}"
-                      f" for the previous span first (run {prepared.run_id}), so this span's "
-                      "drift is checked against it")
+                      f" for an older span first (run {prepared.run_id}): this span's drift "
+                      "is checked against it, or the span window reads it")
+    if summary.skipped:
+        console.print(f"[yellow]{'skipped':>8}[/] {', '.join(summary.skipped)}: downstream of "
+                      "a skipped node")
     _print_summary(console, summary, config_path)
     _print_reports(console, pipeline, summary.run_id)
     return 0 if summary.ok else 1

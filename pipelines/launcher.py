@@ -48,6 +48,7 @@ from pipelines.graph import Node, Pipeline
 from pipelines.lineage.snapshot import record_on_run, write_snapshot
 from pipelines.metadata.store import LineageStore
 from pipelines.resolve import resolve_inputs
+from pipelines.windows import WindowTooShort
 
 Status = Literal["complete", "cached", "skipped", "halted", "failed"]
 Progress = Callable[[float, float | None, str], None]
@@ -136,7 +137,16 @@ def launch(
         _remove(_staging_path(pipeline, node, name, dead)
                 for dead in abandoned for name in node.spec.outputs)
 
-    inputs = resolve_inputs(store, contexts, node, run_id)
+    try:
+        inputs = resolve_inputs(store, contexts, node, run_id, pipeline=pipeline)
+    except WindowTooShort as short:  # not a failure: the node waits for more data, visibly
+        execution_id = store.start_execution(node.spec, node_id, run_id, contexts, {})
+        message = f"not enough data yet: {short}"
+        store.finish_execution(execution_id, contexts, state="COMPLETE", outcome="skipped",
+                               message=message)
+        log.info("%s: skipped: %s", node_id, message)
+        return NodeResult(node_id, "skipped", execution_id, time.monotonic() - started,
+                          message=message)
     key = node_cache_key(pipeline, node, inputs)
     # For `lockgate lineage`: the config this ran with and each code file the key hashed.
     try:
@@ -267,6 +277,12 @@ def node_cache_key(pipeline: Pipeline, node: Node, inputs: dict[str, list[Artifa
     elif not spec.inputs:
         return ""
     params = node.entry.params.model_dump(mode="json")
+    if spec.external_fingerprint:
+        # The span actually read is in the fingerprint; which param pinned it, or the window
+        # later nodes read, changes nothing this node writes. So a span ingested by yesterday's
+        # run is a hit for today's window, whether it was pinned or the newest then.
+        for name in filter(None, (spec.span_param, spec.window_param)):
+            params.pop(name, None)
     code = user_code_fingerprint(_code_paths(pipeline, node))
     return cache_key(
         component=spec.name,

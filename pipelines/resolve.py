@@ -8,9 +8,9 @@ partial files are unreachable.
 
 from __future__ import annotations
 
-from pipelines.component import Artifact
+from pipelines.component import Artifact, load_callable
 from pipelines.errors import LockgateError
-from pipelines.graph import Channel, Node
+from pipelines.graph import Channel, Node, Pipeline
 from pipelines.metadata.store import Contexts, LineageStore
 from pipelines.overrides import (
     annotate_baseline,
@@ -18,6 +18,7 @@ from pipelines.overrides import (
     overridden_blessings,
     run_override,
 )
+from pipelines.windows import SpanWindow, WindowTooShort, window_spans
 
 
 class MissingInputError(LockgateError):
@@ -25,7 +26,7 @@ class MissingInputError(LockgateError):
 
 
 def resolve_inputs(
-    store: LineageStore, contexts: Contexts, node: Node, run_id: str
+    store: LineageStore, contexts: Contexts, node: Node, run_id: str, *, pipeline: Pipeline
 ) -> dict[str, list[Artifact]]:
     inputs: dict[str, list[Artifact]] = {}
     for channel in node.channels:
@@ -39,6 +40,8 @@ def resolve_inputs(
             found = _upstream(store, contexts, channel, run_id)
             if found and channel.spec.resolver == "previous_span":
                 found = _previous_span(store, contexts, found[0])
+            if found and channel.spec.resolver == "span_window":
+                found = _span_window(store, contexts, pipeline, channel, found[0])
             if found and channel.spec.type == "ModelBlessing":  # `lockgate bless` wins
                 found = overridden_blessings(store, contexts, found)
         if found:
@@ -73,6 +76,49 @@ def _previous_span(store: LineageStore, contexts: Contexts, current: Artifact) -
         and a.properties.get("span") is not None and a.properties["span"] < span
     ]
     return [max(earlier, key=lambda a: (a.properties["span"], a.id or 0))] if earlier else []
+
+
+def _span_window(store: LineageStore, contexts: Contexts, pipeline: Pipeline, channel: Channel,
+                 current: Artifact) -> list[Artifact]:
+    """The newest artifact of each span in the producer's window, oldest span first; this
+    run's own artifact for the span it read (pipelines/windows.py)."""
+    assert channel.producer
+    producer = pipeline.nodes[channel.producer]
+    span = current.properties.get("span")
+    window = window_of(producer)
+    if window is None or span is None or producer.spec.spans is None:
+        return [current]
+    available = load_callable(producer.spec.spans)(producer.entry.params,
+                                                   pipeline.config.config_dir)
+    spans = window_spans(window, available, int(span))
+    newest: dict[int, Artifact] = {}
+    for artifact in store.artifacts_in(contexts.pipeline, current.type):
+        held = artifact.properties.get("span")
+        if (artifact.properties.get("producer_node") == channel.producer and held in spans
+                and (held not in newest or (artifact.id or 0) > (newest[held].id or 0))):
+            newest[held] = artifact
+    newest[int(span)] = current
+    missing = [s for s in spans if s not in newest]
+    if missing:
+        raise MissingInputError(
+            f"the window of '{channel.producer}' holds spans {spans}, but spans {missing} were "
+            "never ingested here; `lockgate run` ingests a window's older spans first (under "
+            "Airflow, the span reader's task does)"
+        )
+    if len(spans) < window.min_spans:
+        raise WindowTooShort(
+            f"the window holds {len(spans)} span(s) ({', '.join(map(str, spans))}), fewer than "
+            f"min_spans {window.min_spans}; skipped until more spans have landed"
+        )
+    return [newest[s] for s in spans]
+
+
+def window_of(node: Node) -> SpanWindow | None:
+    """The span window a span reader's params set, or None."""
+    if not node.spec.window_param:
+        return None
+    window = getattr(node.entry.params, node.spec.window_param, None)
+    return window if isinstance(window, SpanWindow) else None
 
 
 def latest_blessed_model(store: LineageStore, contexts: Contexts) -> list[Artifact]:

@@ -13,8 +13,9 @@ from pipelines.errors import LockgateError
 from pipelines.graph import Pipeline
 from pipelines.launcher import NodeFailed, NodeResult, Progress, launch, node_cache_key
 from pipelines.metadata.store import LineageStore
-from pipelines.resolve import MissingInputError, resolve_inputs
+from pipelines.resolve import MissingInputError, resolve_inputs, window_of
 from pipelines.run_lock import run_lock
+from pipelines.windows import WindowTooShort, current_span, window_spans
 
 
 def new_run_id() -> str:
@@ -36,8 +37,10 @@ class RunSummary:
     seconds: float = 0.0
     # With resume: nodes whose earlier execution in this run still holds (same cache key).
     kept: list[str] = field(default_factory=list)
-    # Runs made first so that this one could compare with the previous span.
+    # Runs made first for older spans: the previous span to compare with, and a window's.
     prepared: list[RunSummary] = field(default_factory=list)
+    # Nodes not run because a node they depend on skipped (as Airflow skips them).
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def halted(self) -> NodeResult | None:
@@ -69,8 +72,9 @@ def run_pipeline(
 
     ``span`` pins the span every span-reading node reads, and is recorded on the run, so a
     resumed run reads the span it started with, not the newest. When a node compares with the
-    previous span and that span was never processed here (a fresh home), the nodes it needs
-    run first for that span, in a run of their own: drift is checked, not skipped.
+    previous span, or reads a span window, and those older spans were never processed here (a
+    fresh home), the nodes they need run first, one run per span: drift is checked, not
+    skipped, and the window is whole. A node downstream of a skipped one is skipped too.
     """
     started = time.monotonic()
     summary = RunSummary(pipeline.name, run_id or new_run_id())
@@ -79,14 +83,14 @@ def run_pipeline(
         if not store.run_exists(pipeline.name, summary.run_id):
             raise RunNotFound(_unknown_run(store, pipeline.name, summary.run_id))
         span = store.run_span(pipeline.name, summary.run_id)  # a backfill's run keeps its span
+    if span is None and not resume:
+        span = windowed_span(pipeline)  # a window's reads must agree on its last span
     if span is not None:
         pipeline = pipeline.with_span(span)
         if not resume:
             store.pin_run_span(pipeline.name, summary.run_id, span)
     if prepare_previous_span:
-        previous = _previous_span_to_prepare(store, pipeline)
-        if previous is not None:
-            span_number, needed = previous
+        for span_number, needed in spans_to_prepare(store, pipeline):
             prepared = run_pipeline(
                 pipeline.with_span(span_number).subset(needed),
                 f"{summary.run_id}.span-{span_number}", use_cache=use_cache,
@@ -97,8 +101,13 @@ def run_pipeline(
                 summary.failure = prepared.failure
                 summary.seconds = time.monotonic() - started
                 return summary
+    skipping: set[str] = set()
     with run_lock(pipeline.name, summary.run_id):
         for node_id in pipeline.order:
+            if pipeline.nodes[node_id].upstream & skipping:
+                skipping.add(node_id)  # as Airflow does: downstream of a skip is skipped
+                summary.skipped.append(node_id)
+                continue
             if resume and _still_holds(store, pipeline, node_id, summary.run_id):
                 summary.kept.append(node_id)
                 continue
@@ -114,6 +123,8 @@ def run_pipeline(
             on_result(result)
             if result.status == "halted":
                 break
+            if result.status == "skipped":
+                skipping.add(node_id)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -125,44 +136,75 @@ def _still_holds(store: LineageStore, pipeline: Pipeline, node_id: str, run_id: 
     if done is None:
         return False
     try:
-        inputs = resolve_inputs(store, contexts, pipeline.nodes[node_id], run_id)
-    except MissingInputError:
+        inputs = resolve_inputs(store, contexts, pipeline.nodes[node_id], run_id,
+                                pipeline=pipeline)
+    except (MissingInputError, WindowTooShort):
         return False
     key = node_cache_key(pipeline, pipeline.nodes[node_id], inputs)
     return key == done.cache_key  # "" (never cacheable) == "": nothing to re-check
 
 
-def _previous_span_to_prepare(
-    store: LineageStore, pipeline: Pipeline
-) -> tuple[int, set[str]] | None:
-    """(the previous span, the nodes to run for it) when some node compares with the previous
-    span, an earlier span exists, and its artifacts were never made; None otherwise."""
-    readers = [n for n in pipeline.span_readers() if n.spec.spans]
-    wanting = [(n, c) for n in pipeline.nodes.values() for c in n.channels
-               if c.spec.resolver == "previous_span" and c.producer]
-    if len(readers) != 1 or not wanting:
+def windowed_span(pipeline: Pipeline) -> int | None:
+    """The span a windowed pipeline's run reads when none is pinned (None without a window):
+    every task of the run, and each window resolver, must agree on it even if a newer span
+    lands mid-run."""
+    readers = [n for n in pipeline.span_readers() if n.spec.spans and window_of(n)]
+    if len(readers) != 1:
         return None
     [reader] = readers
-    assert reader.spec.spans and reader.spec.span_param
+    assert reader.spec.spans
+    if getattr(reader.entry.params, reader.spec.span_param or "", None) is not None:
+        return None  # pinned in the config
     available = load_callable(reader.spec.spans)(reader.entry.params, pipeline.config.config_dir)
-    current = getattr(reader.entry.params, reader.spec.span_param)
-    current = current if current is not None else max(available, default=None)
-    earlier = [s for s in available if current is not None and s < current]
-    if not earlier:
-        return None  # the first span: the validator says loudly that drift was not checked
-    previous = max(earlier)
-    context = store.mlmd.get_context_by_type_and_name("pipeline", pipeline.name)
-    needed: set[str] = set()
-    for _, channel in wanting:
+    return current_span(window_of(reader), available)
+
+
+def spans_to_prepare(store: LineageStore, pipeline: Pipeline) -> list[tuple[int, set[str]]]:
+    """The older spans a run needs made first, oldest first, each with the nodes to run for
+    it: the previous span, when some node compares with it, and the rest of the span window.
+
+    A span counts as made when its reader has a cache hit for it (the same files: no read) and
+    each per-span artifact later nodes compare with exists. So a daily run of a 7-span window
+    prepares nothing, and a cold one ingests the six older spans first.
+    """
+    readers = [n for n in pipeline.span_readers() if n.spec.spans]
+    if len(readers) != 1:
+        return []
+    [reader] = readers
+    assert reader.spec.spans and reader.spec.span_param
+    wanting = [c for n in pipeline.nodes.values() for c in n.channels
+               if c.spec.resolver == "previous_span" and c.producer]
+    window = window_of(reader)
+    available = load_callable(reader.spec.spans)(reader.entry.params, pipeline.config.config_dir)
+    pinned = getattr(reader.entry.params, reader.spec.span_param)
+    current = pinned if pinned is not None else current_span(window, available)
+    if current is None:
+        return []
+    wanted = set(window_spans(window, available, current)) - {current}
+    earlier = [s for s in available if s < current]
+    if wanting and earlier:
+        wanted.add(max(earlier))  # the first span of all: the validator says so, loudly
+    needed = {reader.id}
+    for channel in wanting:
         assert channel.producer
-        made = context is not None and any(
-            a.properties.get("producer_node") == channel.producer
-            and a.properties.get("span") == previous
-            for a in store.artifacts_in(context, channel.spec.type)
-        )
+        needed |= {channel.producer, *pipeline.upstream_of(channel.producer)}
+    context = store.mlmd.get_context_by_type_and_name("pipeline", pipeline.name)
+    prepare = []
+    for span in sorted(wanted):
+        pinned_pipeline = pipeline.with_span(span)
+        node = pinned_pipeline.nodes[reader.id]
+        made = store.has_cached(pipeline.name, node.spec,
+                                node_cache_key(pinned_pipeline, node, {}))
+        for channel in wanting:
+            assert channel.producer
+            made = made and context is not None and any(
+                a.properties.get("producer_node") == channel.producer
+                and a.properties.get("span") == span
+                for a in store.artifacts_in(context, channel.spec.type)
+            )
         if not made:
-            needed |= {channel.producer, *pipeline.upstream_of(channel.producer)}
-    return (previous, needed) if needed else None
+            prepare.append((span, needed))
+    return prepare
 
 
 def _unknown_run(store: LineageStore, pipeline: str, run_id: str) -> str:

@@ -41,6 +41,7 @@ from pipelines.fingerprint import fingerprint_dir, fingerprint_paths
 from pipelines.span_dates import date_of_span, span_of_date
 from pipelines.trainer_args import TrainedModel, TrainerArgs
 from pipelines.user_code import UserFunction, load_user_function
+from pipelines.windows import SpanWindow
 
 __all__ = [
     "STANDARD_ARTIFACT_TYPES",
@@ -58,6 +59,7 @@ __all__ = [
     "InputSpec",
     "LockgateError",
     "Params",
+    "SpanWindow",
     "TrainedModel",
     "TrainerArgs",
     "UserCodeError",

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from pipelines.sdk import ComponentSpec, Params
+from pipelines.sdk import ComponentSpec, Params, SpanWindow
 
 ColumnType = Literal["int", "float", "string"]
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -27,6 +27,13 @@ class ExampleGenParams(Params):
     span: int | None = Field(None, ge=0, description="Read this span instead of the latest.")
     version: int | None = Field(
         None, ge=0, description="Read this version of the span instead of its latest."
+    )
+    spans: SpanWindow | None = Field(
+        None,
+        description="A span window for the nodes that train and evaluate: {latest: N} or "
+        "{range: [A, B]}, with min_spans. Each run still ingests one span; the window's "
+        "older spans are the Examples ingested before (read again only if their files "
+        "changed).",
     )
     splits: dict[str, int] = Field(
         default_factory=lambda: {"train": 2, "eval": 1},
@@ -82,5 +89,6 @@ SPEC = ComponentSpec(
     external_fingerprint="components.example_gen.spans:fingerprint",
     span_param="span",
     spans="components.example_gen.spans:available_spans",
+    window_param="spans",
     checks="components.example_gen.checks:check",
 )

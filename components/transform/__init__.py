@@ -21,7 +21,8 @@ SPEC = ComponentSpec(
     version="1",
     params=TransformParams,
     inputs={
-        "examples": InputSpec("Examples", prefer_component="ExampleGen"),
+        # With ExampleGen's `spans:` window, every span of it, oldest first.
+        "examples": InputSpec("Examples", resolver="span_window", prefer_component="ExampleGen"),
         "schema": InputSpec("Schema"),
     },
     outputs={"transform_graph": "TransformGraph", "transformed_examples": "Examples"},

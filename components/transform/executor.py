@@ -43,15 +43,22 @@ _TEMP_DIR = ".tft-tmp"  # inside the staging output, so every Beam worker can re
 def run(ctx: ExecutionContext) -> ExecutorResult:
     params = ctx.params
     assert isinstance(params, TransformParams)
-    examples, schema_artifact = _required(ctx, "examples"), _required(ctx, "schema")
+    _required(ctx, "examples")
+    window = ctx.inputs["examples"]  # one Examples artifact per span of the window
+    schema_artifact = _required(ctx, "schema")
     schema = load_schema(Path(schema_artifact.uri) / layout.SCHEMA_FILE)
 
-    available = layout.split_names(examples)
+    available = [s for s in layout.split_names(window[-1])
+                 if all(s in layout.split_names(e) for e in window)]
     analyze_splits = _check_splits("analyze_splits", params.analyze_splits, available)
     transform_splits = _check_splits(
         "transform_splits", params.transform_splits or available, available
     )
-    files = {s: _split_files(examples, s) for s in {*analyze_splits, *transform_splits}}
+    files = {s: [f for examples in window for f in _split_files(examples, s)]
+             for s in {*analyze_splits, *transform_splits}}
+    if len(window) > 1:
+        ctx.log.info("span window: %s", ", ".join(
+            f"span {e.properties.get('span')} (Examples {e.id})" for e in window))
 
     preprocessing_fn = load_user_function(ctx, params.module_file, params.preprocessing_fn)
     graph_out = ctx.outputs["transform_graph"]
@@ -68,10 +75,13 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
 
     layout.set_split_names(examples_out, transform_splits)
     examples_out.properties["split_rows"] = json.dumps(rows)
+    examples_out.properties["spans"] = json.dumps([e.properties.get("span") for e in window])
     graph_out.properties["analyze_splits"] = json.dumps(analyze_splits)
     summary = ", ".join(f"{split}: {count}" for split, count in rows.items())
+    spans = f" of spans {', '.join(str(e.properties.get('span')) for e in window)}" if len(
+        window) > 1 else ""
     return ExecutorResult(
-        message=f"transformed rows {summary}",
+        message=f"transformed rows {summary}{spans}",
         properties={"split_rows": json.dumps(rows)},
     )
 

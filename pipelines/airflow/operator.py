@@ -76,7 +76,10 @@ class LockgateNodeOperator(BaseOperator):
         run_id = context["run_id"]
         log.info("pipeline %s, node %s, run %s (config %s)", pipeline.name, self.pipeline_node,
                  run_id, self.config_path)
+        pipeline = pin_run_span(pipeline, run_id, context, log)
         try:
+            if self.pipeline_node in {n.id for n in pipeline.span_readers()}:
+                prepare_older_spans(pipeline, run_id, log)
             result = run_node(pipeline, self.pipeline_node, run_id, log)
         finally:  # complete, cached, halted, skipped or failed: the index shows it
             log_reports(pipeline, run_id, log)
@@ -103,6 +106,48 @@ def load_pipeline(config_path: str) -> Pipeline:
     from pipelines.graph import build_pipeline
 
     return build_pipeline(parse_config(config_path))
+
+
+def pin_run_span(pipeline: Pipeline, run_id: str, context: Context,
+                 log: logging.Logger) -> Pipeline:
+    """The pipeline pinned to this DAG run's span, so every task reads the same one: the span
+    recorded on the run by its first task, else the day its data interval starts
+    (``airflow.span: data_interval``), else a window's newest span; unpinned otherwise."""
+    from pipelines.metadata.store import LineageStore
+    from pipelines.runner import windowed_span
+    from pipelines.span_dates import span_of_date
+
+    store = LineageStore(pipeline.config.metadata)
+    span = store.run_span(pipeline.name, run_id)
+    if span is None and pipeline.config.airflow.span == "data_interval":
+        start = context.get("data_interval_start")
+        if start is None:
+            raise AirflowFailException(
+                "airflow.span is data_interval, but this DAG run has no data interval (a "
+                "manual run without a logical date); trigger it for a date, or backfill")
+        span = span_of_date(start.date())
+        log.info("data interval starts %s: span %d", start.date().isoformat(), span)
+    if span is None:
+        span = windowed_span(pipeline)
+    if span is None:
+        return pipeline
+    store.pin_run_span(pipeline.name, run_id, span)
+    return pipeline.with_span(span)
+
+
+def prepare_older_spans(pipeline: Pipeline, run_id: str, log: logging.Logger) -> None:
+    """Before the span reader's own span: the older spans the run compares with or reads in
+    its window, each in a run of its own, as ``lockgate run`` does (pipelines/runner.py)."""
+    from pipelines.metadata.store import LineageStore
+    from pipelines.runner import run_pipeline, spans_to_prepare
+
+    for span, needed in spans_to_prepare(LineageStore(pipeline.config.metadata), pipeline):
+        prepared = run_pipeline(pipeline.with_span(span).subset(needed), f"{run_id}.span-{span}",
+                                prepare_previous_span=False)
+        log.info("prepared span %d first (run %s): %s", span, prepared.run_id,
+                 ", ".join(f"{r.node_id} {r.status}" for r in prepared.results))
+        if prepared.failure is not None:
+            raise prepared.failure
 
 
 def log_reports(pipeline: Pipeline, run_id: str, log: logging.Logger) -> None:

@@ -60,6 +60,12 @@ class AirflowSection(Section):
     owner: str = "lockgate"
     tags: list[str] = Field(default_factory=list)
     max_active_runs: int = Field(1, ge=1)
+    span: Literal["latest", "data_interval"] = Field(
+        "latest",
+        description="Which span a DAG run reads: the newest there is, or the one named by the "
+        "day its data interval starts (an ExampleGen input with {YYYY}{MM}{DD}); with "
+        "data_interval, a backfill reads one day per run and a missing day fails, to be retried.",
+    )
 
 
 class ComponentEntry(BaseModel):

@@ -213,12 +213,22 @@ class LineageStore:
     ) -> tuple[int, dict[str, list[Artifact]]] | None:
         """The newest COMPLETE or CACHED execution in this pipeline with ``cache_key`` whose
         every output is still LIVE, and those outputs."""
+        return self._find_cached(contexts.pipeline.id, spec, cache_key)
+
+    def has_cached(self, pipeline: str, spec: ComponentSpec, cache_key: str) -> bool:
+        """Whether ``find_cached`` would hit, without creating any context."""
+        context = self.mlmd.get_context_by_type_and_name("pipeline", pipeline)
+        return context is not None and self._find_cached(context.id, spec, cache_key) is not None
+
+    def _find_cached(
+        self, pipeline_context: int, spec: ComponentSpec, cache_key: str
+    ) -> tuple[int, dict[str, list[Artifact]]] | None:
         from ml_metadata.metadata_store import metadata_store
 
         options = metadata_store.ListOptions(
             filter_query=f"properties.cache_key.string_value = '{cache_key}'"
         )
-        candidates = self.mlmd.get_executions_by_context(contexts.pipeline.id, options)
+        candidates = self.mlmd.get_executions_by_context(pipeline_context, options)
         done = (self.pb.Execution.COMPLETE, self.pb.Execution.CACHED)
         for execution in sorted(candidates, key=lambda e: e.id, reverse=True):
             if execution.last_known_state not in done:

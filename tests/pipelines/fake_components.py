@@ -7,26 +7,27 @@ from pathlib import Path
 from pipelines.component import ComponentSpec, ExecutionContext, ExecutorResult, InputSpec, Params
 from pipelines.config.models import PipelineConfig
 from pipelines.graph import Channel, Node, Pipeline
+from pipelines.windows import SpanWindow
 
 
 class FakeParams(Params):
     fail: bool = False
     outcome: str = "complete"
-    span: int | None = None  # the producer's span, as ExampleGen's; None reads the "latest", 3
+    span: int | None = None  # the producer's span, as ExampleGen's; None reads the latest
+    window: SpanWindow | None = None  # the producer's span window, as ExampleGen's `spans`
 
 
 def produce(ctx: ExecutionContext) -> ExecutorResult:
     out = Path(ctx.outputs["examples"].uri)
     (out / "data.txt").write_text(f"rows from {ctx.run_id}\n")
-    ctx.outputs["examples"].properties["span"] = ctx.params.span or 3  # type: ignore[attr-defined]
+    ctx.outputs["examples"].properties["span"] = _span(ctx.params)  # type: ignore[arg-type]
     if ctx.params.fail:  # type: ignore[attr-defined]
         raise RuntimeError("disk on fire")
     return ExecutorResult(outcome=ctx.params.outcome)  # type: ignore[attr-defined]
 
 
 def consume(ctx: ExecutionContext) -> ExecutorResult:
-    [examples] = ctx.inputs["examples"]
-    text = (Path(examples.uri) / "data.txt").read_text()
+    text = "".join((Path(e.uri) / "data.txt").read_text() for e in ctx.inputs["examples"])
     (Path(ctx.outputs["statistics"].uri) / "stats.txt").write_text(text.upper())
     if ctx.params.fail:  # type: ignore[attr-defined]
         raise RuntimeError("out of memory")
@@ -34,20 +35,30 @@ def consume(ctx: ExecutionContext) -> ExecutorResult:
 
 
 def source_fingerprint(params: FakeParams, config_dir: Path) -> str:
-    """Stands in for ExampleGen's fingerprint of its input files."""
-    return SOURCE_VERSION[0]
+    """Stands in for ExampleGen's fingerprint of its input files, which names the span read."""
+    return f"{SOURCE_VERSION[0]}:{_span(params)}"
+
+
+def available_spans(params: FakeParams, config_dir: Path) -> list[int]:
+    return list(AVAILABLE_SPANS)
+
+
+def _span(params: FakeParams) -> int:
+    return params.span if params.span is not None else max(AVAILABLE_SPANS)
 
 
 SOURCE_VERSION = ["v1"]  # tests edit this to simulate new input data
+AVAILABLE_SPANS = [1, 2, 3]  # the spans "on disk"; tests add to it to simulate a new day
 
 PRODUCER = ComponentSpec(
     name="FakeGen", version="1", params=FakeParams, inputs={},
     outputs={"examples": "Examples"}, executor=f"{__name__}:produce",
     external_fingerprint=f"{__name__}:source_fingerprint", may_halt=True, span_param="span",
+    spans=f"{__name__}:available_spans", window_param="window",
 )
 CONSUMER = ComponentSpec(
     name="FakeStats", version="1", params=FakeParams,
-    inputs={"examples": InputSpec("Examples")},
+    inputs={"examples": InputSpec("Examples", resolver="span_window")},
     outputs={"statistics": "ExampleStatistics"}, executor=f"{__name__}:consume",
 )
 

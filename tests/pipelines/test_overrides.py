@@ -112,7 +112,8 @@ def test_bless_records_an_override_blessing_and_the_resumed_run_pushes_it(
     lineage.blessing("r2-again", refused, blessed=False)
     assert not _still_holds(store, pipeline, "pusher", "r2")
     pusher_contexts = store.contexts("penguin", "r2", "pusher")
-    inputs = resolve_inputs(store, pusher_contexts, pipeline.nodes["pusher"], "r2")
+    inputs = resolve_inputs(store, pusher_contexts, pipeline.nodes["pusher"], "r2",
+                            pipeline=pipeline)
     assert [b.id for b in inputs["blessing"]] == [blessing.id]
     pushed = launch(pipeline, "pusher", "r2", store=store)  # what the resume runs
     assert pushed.status == "complete", pushed.message
