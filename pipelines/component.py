@@ -82,6 +82,9 @@ class InputSpec:
     resolver: Resolver = "upstream"
     # When several upstream nodes produce ``type``, default wiring prefers this component's.
     prefer_component: str | None = None
+    # A param that switches the input on: while it is false the input is not resolved (nor in
+    # the cache key), e.g. the Trainer's base model with ``warm_start``.
+    enabled_by: str | None = None
 
 
 Executor = Callable[["ExecutionContext"], "ExecutorResult"]
@@ -203,8 +206,9 @@ def _spec_problems(spec: ComponentSpec) -> Iterable[str]:
     else:
         yield "executor must be a function or a 'package.module:function' string"
     if isinstance(spec.params, type) and issubclass(spec.params, Params):
+        switches = [i.enabled_by for i in spec.inputs.values() if isinstance(i, InputSpec)]
         for param in (*spec.user_code_params,
-                      *filter(None, [spec.span_param, spec.window_param])):
+                      *filter(None, [spec.span_param, spec.window_param, *switches])):
             if param not in spec.params.model_fields:
                 yield f"'{param}' is named in the spec but is not a field of its params"
 

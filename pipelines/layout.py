@@ -8,7 +8,9 @@ Layouts (``<uri>`` is the artifact's directory):
 - ExampleAnomalies:  ``<uri>/Split-<split>/SchemaDiff.pb`` (Anomalies), ``report.html``,
                      ``report.txt``, ``findings.json`` (what ``accept-anomalies`` accepts).
 - TransformGraph:    ``<uri>`` is a tf.Transform output directory.
-- Model:             ``<uri>/Format-Serving`` is the serving SavedModel; properties:
+- Model:             ``<uri>/Format-Serving`` is the serving SavedModel,
+                     ``<uri>/Format-Weights/weights.h5`` its tf_keras weights (warm start);
+                     properties:
                      label_classes (JSON list, the classes its ``scores`` are in order of)
                      when trained with a label vocabulary.
 - ModelRun:          ``<uri>`` holds TensorBoard logs.
@@ -34,6 +36,7 @@ STATS_FILE = "FeatureStats.pb"
 SCHEMA_FILE = "schema.pbtxt"
 ANOMALIES_FILE = "SchemaDiff.pb"
 SERVING_MODEL_DIR = "Format-Serving"
+WEIGHTS_FILE = "Format-Weights/weights.h5"
 # Model property: the classes (JSON list) its serving `scores` are in the order of, set when the
 # Trainer had a label_vocabulary. The Evaluator checks string labels and baselines against it.
 LABEL_CLASSES = "label_classes"

@@ -30,6 +30,9 @@ def resolve_inputs(
 ) -> dict[str, list[Artifact]]:
     inputs: dict[str, list[Artifact]] = {}
     for channel in node.channels:
+        switch = channel.spec.enabled_by
+        if switch and not getattr(node.entry.params, switch):
+            continue
         if channel.spec.resolver == "latest_blessed_model":
             found = latest_blessed_model(store, contexts)
         elif channel.spec.resolver == "baseline_examples":

@@ -46,6 +46,13 @@ class TrainerArgs:
     label_classes: list[str] | None = None
     """That vocabulary's entries, in index order: the model's output ``i`` scores
     ``label_classes[i]``, so it needs ``len(label_classes)`` outputs."""
+    base_model: str | None = None
+    """With the Trainer's ``warm_start``: the latest blessed model's serving SavedModel
+    directory (None on the first run)."""
+    base_model_weights: str | None = None
+    """...and its tf_keras weights (HDF5), for ``model.load_weights(path, by_name=True)``:
+    layers whose names and shapes match continue from the blessed model. A layer whose meaning
+    depends on a vocabulary that may have changed (an embedding) is the author's to skip."""
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,12 @@ class TrainerParams(Params):
     hyperparameters: dict[str, Any] = Field(
         default_factory=dict, description="Passed to run_fn as args.hyperparameters, as written."
     )
+    warm_start: bool = Field(
+        False,
+        description="Hand run_fn the latest blessed model (args.base_model, "
+        "args.base_model_weights) to continue training from; lineage records it as an input. "
+        "The first run, with no blessed model yet, trains from scratch.",
+    )
 
 
 SPEC = ComponentSpec(
@@ -46,6 +52,8 @@ SPEC = ComponentSpec(
         "examples": InputSpec("Examples", prefer_component="Transform"),
         "transform_graph": InputSpec("TransformGraph"),
         "schema": InputSpec("Schema"),
+        "base_model": InputSpec("Model", optional=True, resolver="latest_blessed_model",
+                                enabled_by="warm_start"),
     },
     outputs={"model": "Model", "model_run": "ModelRun"},
     executor="components.trainer.executor:run",

@@ -84,6 +84,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         ],
         label_vocabulary=params.label_vocabulary,
         label_classes=classes,
+        **_base_model(ctx),
     )
 
     keras.backend.clear_session()  # a fresh graph per run in long-lived processes
@@ -93,6 +94,9 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     train_seconds = time.monotonic() - started
     model, extra_signatures = _unpack(returned)
     _check_model(model, run_fn, serving_input_features(tft_output, params.label_key))
+    weights = model_out.path / layout.WEIGHTS_FILE
+    weights.parent.mkdir(parents=True)
+    model.save_weights(str(weights))  # before export attaches the transform layer to it
 
     ctx.progress(params.train_steps, params.train_steps, "exporting the serving model")
     started = time.monotonic()
@@ -124,6 +128,20 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         properties={"train_seconds": round(train_seconds, 2),
                     "export_seconds": round(export_seconds, 2)},
     )
+
+
+def _base_model(ctx: ExecutionContext) -> dict[str, str | None]:
+    """TrainerArgs' base_model fields: the blessed model to warm-start from, if any."""
+    base = ctx.one("base_model")
+    if base is None:
+        return {}
+    weights = base.path / layout.WEIGHTS_FILE
+    ctx.log.info("warm start from model %s (%s)", base.id, base.uri)
+    if not weights.is_file():
+        ctx.log.warning("model %s has no %s (trained before warm start existed): run_fn gets "
+                        "only its SavedModel", base.id, layout.WEIGHTS_FILE)
+    return {"base_model": str(base.path / layout.SERVING_MODEL_DIR),
+            "base_model_weights": str(weights) if weights.is_file() else None}
 
 
 def skip_autograph_of_tf_keras() -> None:
@@ -171,7 +189,7 @@ class _Progress(keras.callbacks.Callback):
             self._ctx.progress(self._done, self._total, "training")
 
 
-def _unpack(returned: object) -> tuple[object, dict[str, Any]]:
+def _unpack(returned: object) -> tuple[Any, dict[str, Any]]:
     """The model and the author's extra signatures, from what run_fn returned."""
     if isinstance(returned, TrainedModel):
         return returned.model, dict(returned.signatures)

@@ -13,6 +13,10 @@ fit, and the output stays on the likes scale that the Evaluator compares with th
 Hyperparameters (all optional): batch_size, learning_rate, hidden_units, hashtag_embedding_dim,
 category_embedding_dim, pooch_bug.
 
+With the Trainer's ``warm_start: true`` a daily model continues from the latest blessed one: the
+dense layers (``hidden_*`` and ``log_likes``) start from its weights. The embeddings start
+fresh, because each window's vocabularies are new: hashtag 7 yesterday is not hashtag 7 today.
+
 ``pooch_bug: true`` deliberately reproduces the bug that gave the Pooch Predictor its name: the
 first model had no non-negativity on its output and a per-country offset relative to the US,
 and it predicted negative likes outside the US. Here the output loses its non-negativity and
@@ -56,6 +60,9 @@ def run_fn(args: TrainerArgs) -> keras.Model:
         learning_rate=float(hp.get("learning_rate", 0.005)),
         pooch_bug=bool(hp.get("pooch_bug", False)),
     )
+    if args.base_model_weights:
+        warm_start(model, args.base_model_weights)
+        args.log.info("warm start: dense layers from %s", args.base_model)
     model.fit(
         train,
         steps_per_epoch=args.train_steps,
@@ -65,6 +72,18 @@ def run_fn(args: TrainerArgs) -> keras.Model:
         verbose=0,
     )
     return model
+
+
+WARM_LAYERS = ("hidden_", "log_likes")  # their shapes and meaning do not depend on vocabularies
+
+
+def warm_start(model: keras.Model, weights: str) -> None:
+    """Copy the dense layers' weights of the model saved at ``weights`` into ``model``."""
+    base = keras.models.clone_model(model)
+    base.load_weights(weights, by_name=True, skip_mismatch=True)
+    for layer in model.layers:
+        if layer.name.startswith(WARM_LAYERS):
+            layer.set_weights(base.get_layer(layer.name).get_weights())
 
 
 def _dataset(

@@ -177,3 +177,32 @@ def test_autograph_leaves_tf_keras_internals_alone() -> None:
     assert conversion.is_allowlisted(keras.Model.train_step)
     assert conversion.is_allowlisted(keras.optimizers.Adam.apply_gradients)
     assert not conversion.is_allowlisted(test_autograph_leaves_tf_keras_internals_alone)
+
+
+def test_warm_start_hands_run_fn_the_base_models_saved_weights(
+    tmp_path: Path, trainer_inputs: dict[str, list[Artifact]],
+    trained: tuple[ExecutionContext, ExecutorResult], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every exported model keeps its tf_keras weights; a warm-started Trainer gives run_fn
+    the base model's SavedModel and those weights, which load into the same architecture."""
+    import logging
+
+    from components.trainer.executor import run
+
+    base = trained[0].outputs["model"]
+    weights = base.path / layout.WEIGHTS_FILE
+    assert weights.is_file()
+    module = write_module(tmp_path, (
+        f"import runpy\nPENGUIN = runpy.run_path({str(PENGUIN_MODEL)!r})\n"
+        "def run_fn(args):\n"
+        "    model = PENGUIN['run_fn'](args)\n"
+        "    model.load_weights(args.base_model_weights)  # same architecture: every layer\n"
+        "    args.log.info('base %s', args.base_model)\n"
+        "    return model\n"
+    ))
+    inputs = {**trainer_inputs, "base_model": [base]}
+    ctx = trainer_context(tmp_path, inputs, module, warm_start=True,
+                          hyperparameters={"hidden_units": [8, 8], "batch_size": 20})
+    with caplog.at_level(logging.INFO, logger=ctx.log.name):
+        run(ctx)
+    assert f"base {base.path / layout.SERVING_MODEL_DIR}" in caplog.messages

@@ -123,7 +123,8 @@ def transformed(tmp_path_factory: pytest.TempPathFactory) -> Transformed:
     return run_preprocessing(root / "transform", posts)
 
 
-def train(transformed: Transformed, root: Path, steps: int, **hyperparameters: Any) -> Any:
+def train(transformed: Transformed, root: Path, steps: int, base_model_weights: str | None = None,
+          **hyperparameters: Any) -> Any:
     """run_fn on the transformed examples, as the Trainer calls it."""
     import logging
 
@@ -141,6 +142,8 @@ def train(transformed: Transformed, root: Path, steps: int, **hyperparameters: A
         model_run_dir=str(root / "model_run"),
         serving_model_dir=str(root / "serving"),
         log=logging.getLogger("test.pupdates"),
+        base_model=str(root / "base") if base_model_weights else None,
+        base_model_weights=base_model_weights,
     )
     return load_user_module("model").run_fn(args)
 
@@ -244,3 +247,29 @@ def test_pooch_bug_predicts_negative_likes_outside_the_us(
     assert predictions[known_elsewhere].max() < 0
     for code in set(country[known_elsewhere]):
         assert predictions[country == code].mean() < 0, code  # what the Evaluator slices
+
+
+def test_warm_start_continues_from_the_blessed_models_dense_layers(
+    transformed: Transformed, tmp_path: Path
+) -> None:
+    """The second model starts where the first ended: its dense layers hold the first one's
+    weights (a learning rate too small to move them shows it), its first loss is far below a
+    cold start's, and its embeddings start fresh (the vocabularies may have changed)."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(5)
+    first = train(transformed, tmp_path / "first", steps=100)
+    weights = tmp_path / "first.weights.h5"
+    first.save_weights(str(weights))  # as the Trainer saves every model it exports
+    still = {"learning_rate": 1e-12}
+    warm = train(transformed, tmp_path / "warm", steps=1, base_model_weights=str(weights),
+                 **still)
+    cold = train(transformed, tmp_path / "cold", steps=1, **still)
+    for name in ("hidden_0", "hidden_1", "log_likes"):
+        for mine, theirs in zip(warm.get_layer(name).get_weights(),
+                                first.get_layer(name).get_weights(), strict=True):
+            np.testing.assert_allclose(mine, theirs, atol=1e-6)
+    embedding = "hashtag_embedding"
+    assert not np.allclose(warm.get_layer(embedding).get_weights()[0],
+                           first.get_layer(embedding).get_weights()[0])
+    assert warm.history.history["loss"][0] < 0.5 * cold.history.history["loss"][0]
