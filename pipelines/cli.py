@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from pipelines.errors import ConfigError, LockgateError
@@ -73,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     pupdates = datasets.add_parser("pupdates", help="Pooch Predictor posts, one CSV per span")
     pupdates.add_argument("--out", type=Path, required=True)
     pupdates.add_argument("--rows", type=int, default=10_000, help="rows per span")
-    pupdates.add_argument("--spans", type=int, default=1)
+    pupdates.add_argument("--spans", type=int, default=1, help="how many spans (days)")
+    pupdates.add_argument("--start-date", type=_date, metavar="YYYY-MM-DD",
+                          help="write daily spans day=YYYY-MM-DD/ from this day on, instead of "
+                          "span-N/")
+    pupdates.add_argument("--days", type=int, dest="spans", help="the same as --spans")
     pupdates.add_argument("--seed", type=int, default=0)
     pupdates.add_argument("--drift", choices=["none", "breed", "country"], default="none",
                           help="shift this distribution in spans after the first")
@@ -208,15 +213,17 @@ def _run(args: argparse.Namespace) -> int:
                             span=span, spans=args.spans)
 
 
-def _span_of_date(text: str) -> int:
-    from datetime import date
-
-    from pipelines.span_dates import span_of_date
-
+def _date(text: str) -> date:
     try:
-        return span_of_date(date.fromisoformat(text))
+        return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _span_of_date(text: str) -> int:
+    from pipelines.span_dates import span_of_date
+
+    return span_of_date(_date(text))
 
 
 def _span_range(text: str) -> tuple[int, int]:
@@ -259,6 +266,7 @@ def _datagen_pupdates(args: argparse.Namespace) -> int:
         drift=args.drift,
         missing_fraction=args.missing_fraction,
         bad_row_fraction=args.bad_row_fraction,
+        start_date=args.start_date,
     )
     for path in files:
         print(f"wrote {path}")

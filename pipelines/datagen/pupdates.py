@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,8 +160,11 @@ def generate(
     drift: str,
     missing_fraction: float,
     bad_row_fraction: float,
+    start_date: date | None = None,
 ) -> list[Path]:
-    """Write ``<out>/span-{N}/posts.csv`` for N = 1..spans, ``rows`` posts each.
+    """Write ``<out>/span-{N}/posts.csv`` for N = 1..spans, ``rows`` posts each; with
+    ``start_date``, daily spans ``<out>/day=YYYY-MM-DD/posts.csv`` from that day on instead
+    (the same posts, day N holding span N's), for inputs like ``day={YYYY}-{MM}-{DD}/posts.csv``.
 
     ``drift`` ("breed" or "country") shifts that column's distribution in every span after the
     first, progressively; ``missing_fraction`` empties that fraction of the cells of the
@@ -171,7 +175,9 @@ def generate(
     world = _World.build()
     files = []
     for span in range(1, spans + 1):
-        path = Path(out) / f"span-{span}" / FILE_NAME
+        folder = (f"span-{span}" if start_date is None
+                  else f"day={(start_date + timedelta(days=span - 1)).isoformat()}")
+        path = Path(out) / folder / FILE_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
         breed_p, country_p = world.span_distributions(span, drift)
         tmp = path.with_name(path.name + ".tmp")

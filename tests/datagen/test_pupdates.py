@@ -8,6 +8,7 @@ real TFDV.
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -262,3 +263,21 @@ def anomalies_pb2_type(name: str) -> int:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     return int(anomalies_pb2.AnomalyInfo.Type.Value(name))
+
+
+def test_dated_spans_are_days_holding_the_same_posts(tmp_path: Path) -> None:
+    """`--start-date D --days N`: day=D/ .. day=D+N-1/, each with the posts of span 1..N, which
+    an input `day={YYYY}-{MM}-{DD}/posts.csv` reads as the spans of those days."""
+    from components.example_gen import ExampleGenParams
+    from components.example_gen.spans import available_spans
+    from pipelines.sdk import span_of_date
+
+    numbered = make(tmp_path, "numbered", rows=500, spans=3)
+    assert cli.main(["datagen", "pupdates", "--rows", "500", "--start-date", "2026-02-27",
+                     "--days", "3", "--out", str(tmp_path / "dated")]) == 0
+    days = ["2026-02-27", "2026-02-28", "2026-03-01"]
+    dated = [tmp_path / "dated" / f"day={day}" / "posts.csv" for day in days]
+    assert digest(dated) == digest(numbered)
+    params = ExampleGenParams(input="dated/day={YYYY}-{MM}-{DD}/posts.csv")
+    assert available_spans(params, tmp_path) == [
+        span_of_date(date.fromisoformat(day)) for day in days]
