@@ -18,6 +18,7 @@ from components.example_gen.spans import (
     SPAN,
     VERSION,
     InputNotFound,
+    SpanNotLanded,
     has_spans,
     resolve_files,
 )
@@ -41,7 +42,7 @@ def check(params: ExampleGenParams, ctx: CheckContext) -> Iterator[Finding]:
         return
     try:
         resolve_files(params, ctx.config_dir)
-    except InputNotFound as exc:
+    except (InputNotFound, SpanNotLanded) as exc:
         message = str(exc).removeprefix("ExampleGen: ")
         if exc.param == "input":
             message += " " + _searched(pattern)

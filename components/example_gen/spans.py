@@ -52,6 +52,13 @@ def with_date(pattern: str, day: date) -> str:
             .replace("{DD}", f"{day.day:02d}"))
 
 
+class SpanNotLanded(LockgateError):
+    """The day a run is for has no files yet. Not a DataError: under Airflow the task is
+    retried (its ``retries``), and picks the files up once they land."""
+
+    param = "span"
+
+
 class InputNotFound(DataError):
     """The input, or the span or version the params pin, matches no files. ``param`` names
     the param at fault, so `lockgate validate` can point at its line."""
@@ -97,12 +104,11 @@ def resolve_files(params: ExampleGenParams, config_dir: Path) -> tuple[list[Path
     span = spans[-1] if params.span is None else params.span
     if span not in spans and is_dated(pattern):
         day = date_of_span(span)
-        raise InputNotFound(
+        raise SpanNotLanded(
             f"ExampleGen: no data for {day.isoformat()} (span {span}) yet: expected "
             f"{with_date(pattern, day)}. The newest day found is "
             f"{date_of_span(spans[-1]).isoformat()}. A scheduled run retries until the files "
-            f"land; or run another day (lockgate run --date).",
-            param="span",
+            f"land (the DAG's retries); or run another day (lockgate run --date)."
         )
     if span not in spans:
         raise InputNotFound(

@@ -17,7 +17,12 @@ import pytest
 
 from components.example_gen import ExampleGenParams
 from components.example_gen.executor import run
-from components.example_gen.spans import available_spans, fingerprint, resolve_files
+from components.example_gen.spans import (
+    SpanNotLanded,
+    available_spans,
+    fingerprint,
+    resolve_files,
+)
 from components.tfrecord import frame, read_records, record_crcs
 from pipelines.component import Artifact, ExecutionContext
 from pipelines.errors import DataError
@@ -481,8 +486,9 @@ def test_a_date_in_the_path_names_the_span(tmp_path: Path) -> None:
     assert resolve_files(older, tmp_path)[0] == [tmp_path / "d" / "day=2026-12-05" / "posts.csv"]
     # A day whose files have not landed names the path they are expected at.
     missing = params.model_copy(update={"span": span_of_date(date(2026, 12, 7))})
-    with pytest.raises(DataError) as caught:
+    with pytest.raises(SpanNotLanded) as caught:  # not a DataError: Airflow retries the task
         resolve_files(missing, tmp_path)
+    assert not isinstance(caught.value, DataError)
     assert f"no data for 2026-12-07 (span {span + 1}) yet: expected " \
            f"{tmp_path / 'd' / 'day=2026-12-07' / 'posts.csv'}" in str(caught.value)
     with pytest.raises(DataError, match=r"has both \{SPAN\} and a date"):
