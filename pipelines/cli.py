@@ -88,6 +88,17 @@ def _parser() -> argparse.ArgumentParser:
                           help="fraction of malformed rows (wrong column count, text in numbers)")
     pupdates.set_defaults(handler=_datagen_pupdates)
 
+    gc = commands.add_parser(
+        "gc", help="delete artifacts outside a retention policy (never what serving, the "
+        "baseline or the reference set depends on)")
+    gc.add_argument("config", type=Path)
+    gc.add_argument("--keep-spans", type=int, required=True, metavar="N",
+                    help="keep the Examples of the newest N spans, and what was made from them")
+    gc.add_argument("--keep-models", type=int, required=True, metavar="M",
+                    help="keep the newest M models, and what was made from them")
+    gc.add_argument("--dry-run", action="store_true", help="list what would go; delete nothing")
+    gc.set_defaults(handler=_gc)
+
     rollback = commands.add_parser(
         "rollback", help="serve an earlier blessed model again, as a new version"
     )
@@ -271,6 +282,15 @@ def _datagen_pupdates(args: argparse.Namespace) -> int:
     for path in files:
         print(f"wrote {path}")
     return 0
+
+
+def _gc(args: argparse.Namespace) -> int:
+    from pipelines.retention import gc
+
+    if args.keep_spans < 1 or args.keep_models < 1:
+        print("lockgate gc: keep at least one span and one model", file=sys.stderr)
+        return EXIT_INVALID
+    return gc(args.config, args.keep_spans, args.keep_models, args.dry_run)
 
 
 def _rollback(args: argparse.Namespace) -> int:

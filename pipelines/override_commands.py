@@ -145,7 +145,7 @@ def _current_baseline(store: LineageStore, pipeline: Pipeline) -> dict[str, list
 
     context = store.context("pipeline", pipeline.name)
     contexts = Contexts(context, context, context)  # resolution reads the pipeline's only
-    current = latest_blessed_model(store, contexts)
+    current = latest_blessed_model(store, contexts.pipeline)
     baselines = store.artifacts_in(contexts.pipeline, "Baseline")
     found = {"previous_baseline": current} if current else {}
     if baselines:

@@ -177,7 +177,7 @@ def _ids(ports: dict[str, list[Artifact]]) -> dict[str, list[int]]:
 
 
 def baseline_override(
-    store: LineageStore, contexts: Contexts, newer_than: int
+    store: LineageStore, pipeline_context: Any, newer_than: int
 ) -> list[Artifact] | None:
     """The Model the newest ``Baseline`` override names, if it is newer (by MLMD id, which
     only grows) than artifact ``newer_than``, the newest positive blessing: ``[model]``.
@@ -185,7 +185,7 @@ def baseline_override(
     None when no such override applies, so the newest blessing decides: after a reset, or
     once an Evaluator (or ``lockgate bless``) has blessed a model since the override.
     """
-    baselines = store.artifacts_in(contexts.pipeline, "Baseline")
+    baselines = store.artifacts_in(pipeline_context, "Baseline")
     if not baselines or (baselines[-1].id or 0) < newer_than:
         return None
     model_id = baselines[-1].properties.get("model_id")

@@ -8,6 +8,8 @@ partial files are unreachable.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipelines.component import Artifact, load_callable
 from pipelines.errors import LockgateError
 from pipelines.graph import Channel, Node, Pipeline
@@ -34,9 +36,9 @@ def resolve_inputs(
         if switch and not getattr(node.entry.params, switch):
             continue
         if channel.spec.resolver == "latest_blessed_model":
-            found = latest_blessed_model(store, contexts)
+            found = latest_blessed_model(store, contexts.pipeline)
         elif channel.spec.resolver == "baseline_examples":
-            found = baseline_examples(store, contexts)
+            found = baseline_examples(store, contexts.pipeline)
         elif channel.spec.resolver == "run_override":
             found = run_override(store, contexts, node.id, run_id, channel.spec.type)
         else:
@@ -124,14 +126,14 @@ def window_of(node: Node) -> SpanWindow | None:
     return window if isinstance(window, SpanWindow) else None
 
 
-def latest_blessed_model(store: LineageStore, contexts: Contexts) -> list[Artifact]:
+def latest_blessed_model(store: LineageStore, pipeline_context: Any) -> list[Artifact]:
     """The Model named by this pipeline's newest positive ModelBlessing (an Evaluator's or
     ``lockgate bless``'s), if any, unless a newer ``lockgate baseline`` override names one."""
     blessings = [
-        b for b in store.artifacts_in(contexts.pipeline, "ModelBlessing")
+        b for b in store.artifacts_in(pipeline_context, "ModelBlessing")
         if b.properties.get("blessed") == 1 and b.properties.get("model_id")
     ]
-    pinned = baseline_override(store, contexts, blessings[-1].id or 0 if blessings else 0)
+    pinned = baseline_override(store, pipeline_context, blessings[-1].id or 0 if blessings else 0)
     if pinned is not None:
         return pinned
     for blessing in reversed(blessings):
@@ -143,7 +145,7 @@ def latest_blessed_model(store: LineageStore, contexts: Contexts) -> list[Artifa
     return []
 
 
-def baseline_examples(store: LineageStore, contexts: Contexts) -> list[Artifact]:
+def baseline_examples(store: LineageStore, pipeline_context: Any) -> list[Artifact]:
     """The Examples the latest blessed model was blessed on: what the execution that wrote a
     positive ModelBlessing of that model read on its ``examples`` port, newest blessing first.
 
@@ -151,12 +153,12 @@ def baseline_examples(store: LineageStore, contexts: Contexts) -> list[Artifact]
     labels cannot be the only judge. A blessing no Evaluator wrote (``lockgate bless``) is
     passed over for an older one of the same model; none found gives [].
     """
-    models = latest_blessed_model(store, contexts)
+    models = latest_blessed_model(store, pipeline_context)
     if not models:
         return []
     model_id = models[0].id
     blessings = [
-        b for b in store.artifacts_in(contexts.pipeline, "ModelBlessing")
+        b for b in store.artifacts_in(pipeline_context, "ModelBlessing")
         if b.properties.get("blessed") == 1 and b.properties.get("override") != 1
         and int(b.properties.get("model_id") or 0) == model_id
     ]

@@ -43,7 +43,7 @@ def override_executions(store: LineageStore) -> list[Any]:
 
 def baseline_of(lineage: Lineage) -> int | None:
     contexts = lineage.store.contexts("penguin", "probe", "evaluator")
-    found = latest_blessed_model(lineage.store, contexts)
+    found = latest_blessed_model(lineage.store, contexts.pipeline)
     return found[0].id if found else None
 
 
@@ -104,7 +104,7 @@ def test_bless_records_an_override_blessing_and_the_resumed_run_pushes_it(
 
     # (a) the next Evaluator's baseline, with a note saying why.
     contexts = store.contexts("penguin", "next", "evaluator")
-    [baseline] = latest_blessed_model(store, contexts)
+    [baseline] = latest_blessed_model(store, contexts.pipeline)
     assert baseline.id == refused.id
     assert "blessed by override by alice" in baseline.properties["baseline_note"]
     # (b) resuming r2 re-runs its Pusher (its blessing input changed) and pushes the model,
@@ -152,7 +152,7 @@ def test_baseline_set_and_reset_choose_what_the_next_evaluator_compares_with(
                  "r2 was trained on a bad feed", "--by", "bob"]) == 0
     assert baseline_of(lineage) == first.id
     contexts = store.contexts("penguin", "probe", "evaluator")
-    note = latest_blessed_model(store, contexts)[0].properties["baseline_note"]
+    note = latest_blessed_model(store, contexts.pipeline)[0].properties["baseline_note"]
     assert note.startswith("baseline set by bob: r2 was trained on a bad feed")
     [chosen] = overrides_of(store, "penguin")
     assert_audited(store, chosen, "baseline-set", "bob", "r2 was trained on a bad feed")

@@ -47,31 +47,31 @@ class Lineage:
 def test_the_examples_the_latest_blessed_model_was_blessed_on(lockgate_home: Path) -> None:
     lineage = Lineage(lockgate_home)
     contexts = lineage.store.contexts("fake", "now", "evaluator")
-    assert baseline_examples(lineage.store, contexts) == []  # nothing blessed yet
+    assert baseline_examples(lineage.store, contexts.pipeline) == []  # nothing blessed yet
 
     span_1 = lineage.artifact("Examples", "span-1", span=1)
     span_2 = lineage.artifact("Examples", "span-2", span=2)
     model_1, model_2 = lineage.artifact("Model", "m1"), lineage.artifact("Model", "m2")
     lineage.blessing(model_1, 1, examples=[span_1], reference_examples=[span_1])
-    assert [a.id for a in baseline_examples(lineage.store, contexts)] == [span_1.id]
+    assert [a.id for a in baseline_examples(lineage.store, contexts.pipeline)] == [span_1.id]
 
     # A refused candidate's Examples never become the reference.
     lineage.blessing(model_2, 0, examples=[span_2], reference_examples=[span_1])
-    assert [a.id for a in baseline_examples(lineage.store, contexts)] == [span_1.id]
+    assert [a.id for a in baseline_examples(lineage.store, contexts.pipeline)] == [span_1.id]
 
     # A blessing by hand is passed over for the model's Evaluator blessing, even one that
     # read Examples (the refused span's).
     lineage.blessing(model_1, 1, override=True, examples=[span_2])
-    assert [a.id for a in latest_blessed_model(lineage.store, contexts)] == [model_1.id]
-    assert [a.id for a in baseline_examples(lineage.store, contexts)] == [span_1.id]
+    assert [a.id for a in latest_blessed_model(lineage.store, contexts.pipeline)] == [model_1.id]
+    assert [a.id for a in baseline_examples(lineage.store, contexts.pipeline)] == [span_1.id]
 
     # A hand-blessed model no Evaluator blessed has no reference.
     lineage.blessing(model_2, 1, override=True)
-    assert [a.id for a in latest_blessed_model(lineage.store, contexts)] == [model_2.id]
-    assert baseline_examples(lineage.store, contexts) == []
+    assert [a.id for a in latest_blessed_model(lineage.store, contexts.pipeline)] == [model_2.id]
+    assert baseline_examples(lineage.store, contexts.pipeline) == []
 
     # Once blessed by an Evaluator on span 2, span 2 is the reference.
     model_3 = lineage.artifact("Model", "m3")
     lineage.blessing(model_3, 1, examples=[span_2], reference_examples=[span_1])
-    [found] = baseline_examples(lineage.store, contexts)
+    [found] = baseline_examples(lineage.store, contexts.pipeline)
     assert (found.id, found.properties["span"]) == (span_2.id, 2)

@@ -65,6 +65,7 @@ class Penguin:
             "span": span, "input_files": json.dumps([str(csv)]),
             "input_file_fingerprints": json.dumps({str(csv): f"file-fp-{span}"}),
             "split_rows": json.dumps({"train": 2 * span, "eval": span}),
+            "producer_node": "example_gen",  # as the launcher marks what a node made
         })
         [examples] = self.record(GEN, "example_gen", run_id, {}, {"examples": examples},
                                  message=f"span {span}")["examples"]
