@@ -179,3 +179,23 @@ def test_bad_data_stops_before_transform(
         for artifacts in store.outputs_of(execution.id).values():
             for artifact in artifacts:
                 assert fingerprint_dir(Path(artifact.uri)) == artifact.properties["fingerprint"]
+
+
+def test_bulk_inferrer_predicts_every_eval_example_with_its_key(first_run: str,
+                                                                store: LineageStore) -> None:
+    """The shipped config's BulkInferrer: one row per eval example of the run, in Parquet and
+    CSV, with the key column beside the model's outputs, recorded as an InferenceResult."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    executions = {e.node_id: e for e in store.run_executions("penguin", first_run)}
+    [result] = store.outputs_of(executions["bulk_inferrer"].id)["inference_result"]
+    [examples] = store.outputs_of(executions["example_gen"].id)["examples"]
+    assert result.type == "InferenceResult"
+    eval_rows = json.loads(examples.properties["split_rows"])["eval"]
+    table = pq.read_table(Path(result.uri) / "Split-eval" / "predictions.parquet")
+    assert table.num_rows == eval_rows == result.properties["rows"]
+    assert "species" in table.column_names and len(table.column_names) > 1
+    assert set(table["species"].to_pylist()) <= {0, 1, 2}
+    as_csv = pacsv.read_csv(Path(result.uri) / "Split-eval" / "predictions.csv")
+    assert as_csv.num_rows == eval_rows
