@@ -58,7 +58,7 @@ def run_pipeline(
     resume: bool = False,
     use_cache: bool = True,
     span: int | None = None,
-    prepare_previous_span: bool = True,
+    prepare_older_spans: bool = True,
     on_start: Callable[[str], Progress | None] = lambda node_id: None,
     on_result: Callable[[NodeResult], None] = lambda result: None,
 ) -> RunSummary:
@@ -89,12 +89,12 @@ def run_pipeline(
         pipeline = pipeline.with_span(span)
         if not resume:
             store.pin_run_span(pipeline.name, summary.run_id, span)
-    if prepare_previous_span:
+    if prepare_older_spans:
         for span_number, needed in spans_to_prepare(store, pipeline):
             prepared = run_pipeline(
                 pipeline.with_span(span_number).subset(needed),
                 f"{summary.run_id}.span-{span_number}", use_cache=use_cache,
-                prepare_previous_span=False, on_start=on_start, on_result=on_result,
+                prepare_older_spans=False, on_start=on_start, on_result=on_result,
             )
             summary.prepared.append(prepared)
             if not prepared.ok:

@@ -143,7 +143,7 @@ def prepare_older_spans(pipeline: Pipeline, run_id: str, log: logging.Logger) ->
 
     for span, needed in spans_to_prepare(LineageStore(pipeline.config.metadata), pipeline):
         prepared = run_pipeline(pipeline.with_span(span).subset(needed), f"{run_id}.span-{span}",
-                                prepare_previous_span=False)
+                                prepare_older_spans=False)
         log.info("prepared span %d first (run %s): %s", span, prepared.run_id,
                  ", ".join(f"{r.node_id} {r.status}" for r in prepared.results))
         if prepared.failure is not None:
