@@ -301,6 +301,9 @@ def test_airflow_task_logs_the_index_every_time_also_on_a_cache_hit(
     lines = Lines()
     logger.addHandler(lines)
     monkeypatch.setattr(logger, "level", logging.INFO)
+    # The newest span's file touched: the first task reads it again, the second is a hit.
+    newest = run.home.parent / "data" / "span-2" / "penguins.csv"
+    os.utime(newest, ns=(newest.stat().st_atime_ns, newest.stat().st_mtime_ns + 10**9))
     try:
         for run_id, status in (("airflow-1", "complete"), ("airflow-2", "cached")):
             lines.lines.clear()
