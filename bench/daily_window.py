@@ -101,12 +101,17 @@ def section(result: dict[str, Any]) -> str:
         f"| {node} | {cold.get(node, 0):.1f} s | {daily.get(node, 0):.1f} s |"
         for node in dict.fromkeys([*cold, *daily]))
     verdict = "met" if result["met"] else "**not met**"
+    total = sum(daily.values()) or 1.0
+    where = ", ".join(f"{node} {seconds:.1f} s ({seconds / total:.0%})" for node, seconds in
+                      sorted(daily.items(), key=lambda kv: -kv[1])[:3])
     return f"""{SECTION}
 
-`python -m bench.daily_window` ({result['when']}): pupdates, {result['rows_per_day']:,} posts a
-day, `spans: {{latest: {result['window']}}}`, whole `lockgate run --date` processes, median of
-{result['repeats']}. Cold: a fresh home, day {result['window']} (ingests all
-{result['window']} days). Day N: the next day in the same home (ingests one).
+`python -m bench.daily_window` ({result['when']}): pupdates, {result['rows_per_day']:,} \
+posts a day, `spans: {{latest: {result['window']}}}`, whole `lockgate run --date` processes, \
+median of {result['repeats']}. Cold: a fresh home, day {result['window']}: ingests all \
+{result['window']} days, and no model exists yet. Day N: the next day in the same home: \
+ingests one day, and the Evaluator judges the candidate against the cold run's model on the \
+new eval split and on the reference set.
 
 | run | wall time |
 |---|---|
@@ -119,6 +124,8 @@ Seconds per node (summed over the run and the `RUN.span-N` runs it made first):
 | node | cold | day N |
 |---|---|---|
 {rows}
+
+Where day N's node time goes: {where}.
 """
 
 
