@@ -189,19 +189,18 @@ def spans_to_prepare(store: LineageStore, pipeline: Pipeline) -> list[tuple[int,
         assert channel.producer
         needed |= {channel.producer, *pipeline.upstream_of(channel.producer)}
     context = store.mlmd.get_context_by_type_and_name("pipeline", pipeline.name)
+    compared: list[set[int]] = []  # per compared channel: the spans its producer made
+    for channel in wanting:
+        artifacts = store.artifacts_in(context, channel.spec.type) if context else []
+        compared.append({a.properties["span"] for a in artifacts
+                         if a.properties.get("producer_node") == channel.producer
+                         and isinstance(a.properties.get("span"), int)})
     prepare = []
     for span in sorted(wanted):
         pinned_pipeline = pipeline.with_span(span)
         node = pinned_pipeline.nodes[reader.id]
-        made = store.has_cached(pipeline.name, node.spec,
-                                node_cache_key(pinned_pipeline, node, {}))
-        for channel in wanting:
-            assert channel.producer
-            made = made and context is not None and any(
-                a.properties.get("producer_node") == channel.producer
-                and a.properties.get("span") == span
-                for a in store.artifacts_in(context, channel.spec.type)
-            )
+        made = all(span in spans for spans in compared) and store.has_cached(
+            pipeline.name, node.spec, node_cache_key(pinned_pipeline, node, {}))
         if not made:
             prepare.append((span, needed))
     return prepare

@@ -11,6 +11,7 @@ share one file. Each execution gets the custom properties ``config_snapshot`` (t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -43,9 +44,19 @@ def write_snapshot(config: PipelineConfig) -> dict[str, str]:
     source = config.source
     if not source.is_file():
         return {}
+    stat = source.stat()
+    environment = hash(frozenset(os.environ.items()))  # ${VAR}s expand from it
+    return dict(_written(source, config.root, stat.st_mtime_ns, stat.st_size, environment))
+
+
+@functools.lru_cache(maxsize=16)
+def _written(source: Path, root: Path, mtime_ns: int, size: int,
+             environment: int) -> dict[str, str]:
+    """Once per config file version, environment and process: every node of a run asks, and
+    parsing the YAML ten times was most of a fully cached penguin run's time."""
     text = expanded_text(source)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    path = config.root / SNAPSHOT_DIR / f"{digest[:16]}.yaml"
+    path = root / SNAPSHOT_DIR / f"{digest[:16]}.yaml"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -70,6 +70,19 @@ def write_run_reports(pipeline: Pipeline, run_id: str,
     result = RunReports(index=out / INDEX)
     artifacts = [(node, port, a) for node, ports in outputs.items()
                  for port, arts in ports.items() for a in arts]
+    made_in = _made_in(store, [a.id for _, _, a in artifacts if a.id is not None])
+
+    def page_of(artifact: Artifact, name: str, title: str, key: str,
+                make: Callable[[], str]) -> Link:
+        """The page in the report folder of the run that made ``artifact``, when it is there
+        with the same key (a cache hit reuses it: nothing to render), else written here."""
+        home = made_in.get(artifact.id or 0)
+        if home is not None and home != run_id:
+            found = report_dir(pipeline, home) / name
+            if _holds(found, key):
+                return Link(title, found)
+        return _page(title, out / name, key, make)
+
     for node, _port, artifact in artifacts:
         if artifact.type == "ExampleAnomalies":
             report = Path(artifact.uri) / VALIDATOR_REPORT
@@ -79,22 +92,22 @@ def write_run_reports(pipeline: Pipeline, run_id: str,
         elif artifact.type == "ExampleStatistics":
             schema, previous = _statistics_context(artifact, outputs, inputs)
             key = f"{artifact.id}:{schema.id if schema else ''}:{previous.id if previous else ''}"
-            result.reports.append(_page(
-                f"{node}: statistics, skew and drift (statistics {artifact.id})",
-                out / f"statistics-{artifact.id}.html", key,
+            result.reports.append(page_of(
+                artifact, f"statistics-{artifact.id}.html",
+                f"{node}: statistics, skew and drift (statistics {artifact.id})", key,
                 partial(_statistics_html, pipeline, run_id, node, artifact, schema, previous)))
         elif artifact.type == "ModelEvaluation":
             blessing = next(iter(outputs[node].get("blessing", [])), None)
             key = f"{artifact.id}:{blessing.id if blessing else ''}"
-            result.reports.append(_page(
-                f"{node}: model evaluation (evaluation {artifact.id})",
-                out / f"evaluation-{artifact.id}.html", key,
+            result.reports.append(page_of(
+                artifact, f"evaluation-{artifact.id}.html",
+                f"{node}: model evaluation (evaluation {artifact.id})", key,
                 partial(_evaluation_html, pipeline, run_id, node, artifact, blessing)))
     for _node, _port, artifact in artifacts:
         assert artifact.id is not None
-        link = _page(f"lineage of {artifact.type} {artifact.id}",
-                     out / f"lineage-{artifact.id}.html", str(artifact.id),
-                     partial(_lineage_html, store, pipeline, run_id, artifact))
+        link = page_of(artifact, f"lineage-{artifact.id}.html",
+                       f"lineage of {artifact.type} {artifact.id}", str(artifact.id),
+                       partial(_lineage_html, store, pipeline, run_id, artifact))
         if link.path is not None:
             result.lineage[artifact.id] = link.path
         elif link.error:
@@ -133,16 +146,36 @@ def _statistics_context(
     return schema, previous
 
 
+def _made_in(store: LineageStore, artifact_ids: list[int]) -> dict[int, str]:
+    """Artifact id -> the run whose execution wrote it first (a cache hit only reuses it)."""
+    if not artifact_ids:
+        return {}
+    first: dict[int, int] = {}
+    for event in store.mlmd.get_events_by_artifact_ids(artifact_ids):
+        if event.type == store.pb.Event.OUTPUT:
+            first[event.artifact_id] = min(first.get(event.artifact_id, event.execution_id),
+                                           event.execution_id)
+    runs = {e.id: e.properties["run_id"].string_value
+            for e in store.mlmd.get_executions_by_id(sorted(set(first.values())))}
+    return {artifact: runs[execution] for artifact, execution in first.items()
+            if execution in runs}
+
+
+def _holds(path: Path, key: str) -> bool:
+    """Whether ``path`` is the page written for ``key`` (on its line 2, after the doctype)."""
+    if not path.is_file():
+        return False
+    with path.open() as handle:
+        return [handle.readline().strip() for _ in range(2)][1] == f"{KEY_PREFIX}{key} -->"
+
+
 def _page(title: str, path: Path, key: str, make: Callable[[], str]) -> Link:
     """Write ``path`` unless it already holds ``key``'s page; never raise."""
-    marker = f"{KEY_PREFIX}{key} -->"
     try:
-        if path.is_file():
-            with path.open() as handle:  # the key is on line 2: the doctype must come first
-                if [handle.readline().strip() for _ in range(2)][1] == marker:
-                    return Link(title, path)
+        if _holds(path, key):
+            return Link(title, path)
         doctype, _, rest = make().partition("\n")
-        _atomic_write(path, f"{doctype}\n{marker}\n{rest}")
+        _atomic_write(path, f"{doctype}\n{KEY_PREFIX}{key} -->\n{rest}")
         return Link(title, path)
     except Exception as exc:  # a report must never fail the run it describes
         log.warning("could not write %s: %s: %s", path, type(exc).__name__, exc)
