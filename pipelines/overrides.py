@@ -149,11 +149,12 @@ def overrides_of(store: LineageStore, pipeline: str) -> list[OverrideRecord]:
     context = store.mlmd.get_context_by_type_and_name("pipeline", pipeline)
     if context is None:
         return []
+    from ml_metadata.metadata_store import metadata_store
+
+    # One filtered query: a pipeline with a long history has few overrides.
+    options = metadata_store.ListOptions(filter_query=f"type = 'lockgate.{OVERRIDE.name}'")
     records = []
-    for execution in store.mlmd.get_executions_by_context(context.id):
-        [kind] = store.mlmd.get_execution_types_by_id([execution.type_id])
-        if kind.name != f"lockgate.{OVERRIDE.name}":
-            continue
+    for execution in store.mlmd.get_executions_by_context(context.id, list_options=options):
         custom, props = execution.custom_properties, execution.properties
         records.append(OverrideRecord(
             execution_id=execution.id,

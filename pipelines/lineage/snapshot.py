@@ -33,9 +33,12 @@ NODES = "pipeline_nodes"  # on the run's context: {node id: [its upstream node i
 
 def expanded_text(source: Path) -> str:
     """The config as it ran: parsed, ``${VAR}`` expanded, dumped back in its own key order."""
-    data = expand(yaml.safe_load(source.read_text()), lambda path, name: None)
+    # libyaml's loader and dumper where PyYAML has them: the same safe subset, 5-10x faster.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    data = expand(yaml.load(source.read_text(), Loader=loader), lambda path, name: None)
     return (f"# {source}, with ${{VAR}} expanded\n"
-            + yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+            + yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False))
 
 
 def write_snapshot(config: PipelineConfig) -> dict[str, str]:
