@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from pipelines.component import ComponentSpec, Params
 from pipelines.config.envsubst import expand
 from pipelines.config.models import PipelineConfig
-from pipelines.config.yaml_source import KeyPath, line_of, load_with_lines
+from pipelines.config.yaml_source import KeyPath, dotted, line_of, load_with_lines
 from pipelines.errors import ConfigError, ConfigIssue
 
 
@@ -101,13 +101,6 @@ def issue_at(config: PipelineConfig, key_path: KeyPath, message: str) -> ConfigI
     """A ``ConfigIssue`` for ``key_path`` in a loaded config, with its line when known."""
     line = line_of(key_path, config._lines)
     return ConfigIssue(str(config.source), line, dotted(key_path), message)
-
-
-def dotted(key_path: Iterable[str | int]) -> str:
-    out = ""
-    for part in key_path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _issues(

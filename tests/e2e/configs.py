@@ -12,6 +12,13 @@ REPO = Path(__file__).resolve().parents[2]
 PATH_PARAMS = ("input", "schema_file", "module_file")
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a value an edit shares between two places twice: configs refuse YAML aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def config_variant(
     tmp_dir: Path,
     edit: Callable[[dict[str, Any]], None] = lambda config: None,
@@ -29,7 +36,7 @@ def config_variant(
                 params[key] = str((config_dir / params[key]).resolve())
     edit(config)
     path = tmp_dir / f"{name or source}.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.write_text(yaml.dump(config, Dumper=_NoAliases, sort_keys=False))
     return path
 
 

@@ -130,3 +130,27 @@ def test_validate_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["validate", str(good), str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:7: components[1].component: unknown component 'StatsGen'" in err
+
+
+def test_a_yaml_alias_bomb_is_refused_within_a_memory_bound(tmp_path: Path) -> None:
+    """A "billion laughs": nine levels of nine aliases each. `lockgate validate` must refuse it
+    at its line, quickly and in bounded memory (the child's address space is capped, so an
+    expansion would die with MemoryError instead of passing)."""
+    import subprocess
+    import sys
+
+    levels = ["  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)]
+    config = write(tmp_path, "pipeline:\n  name: demo\n  description: x\nlaughs:\n"
+                   + "\n".join(levels) + "\ncomponents:\n  - component: StatisticsGen\n")
+    limit = 1 << 30  # 1 GiB of address space: the expanded document would need far more
+    script = ("import resource, sys\n"
+              f"resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\n"
+              "from pipelines.cli import main\n"
+              f"sys.exit(main(['validate', {str(config)!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"{config}:6: laughs.l1[0]: YAML anchors and aliases (&name, *name) are not " \
+           "allowed" in done.stderr
+    assert "MemoryError" not in done.stderr
