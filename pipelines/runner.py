@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 from pipelines.component import load_callable
 from pipelines.errors import LockgateError
-from pipelines.graph import Pipeline
+from pipelines.graph import Node, Pipeline
 from pipelines.launcher import NodeFailed, NodeResult, Progress, launch, node_cache_key
 from pipelines.metadata.store import LineageStore
 from pipelines.resolve import MissingInputError, resolve_inputs, window_of
 from pipelines.run_lock import run_lock
-from pipelines.windows import WindowTooShort, current_span, window_spans
+from pipelines.windows import SpanWindow, WindowTooShort, current_span, window_spans
 
 
 def new_run_id() -> str:
@@ -144,19 +144,39 @@ def _still_holds(store: LineageStore, pipeline: Pipeline, node_id: str, run_id: 
     return key == done.cache_key  # "" (never cacheable) == "": nothing to re-check
 
 
+@dataclass(frozen=True)
+class _SpanState:
+    """The pipeline's one span reader, its window, the spans there now, and the span the run
+    reads (the pinned one, else the newest: in a range window, the newest in range)."""
+
+    reader: Node
+    window: SpanWindow | None
+    available: list[int]
+    pinned: int | None
+    current: int | None
+
+
+def _span_state(pipeline: Pipeline) -> _SpanState | None:
+    readers = [n for n in pipeline.span_readers() if n.spec.spans]
+    if len(readers) != 1:
+        return None
+    [reader] = readers
+    assert reader.spec.spans and reader.spec.span_param
+    window = window_of(reader)
+    available = load_callable(reader.spec.spans)(reader.entry.params, pipeline.config.config_dir)
+    pinned = getattr(reader.entry.params, reader.spec.span_param)
+    current = pinned if pinned is not None else current_span(window, available)
+    return _SpanState(reader, window, available, pinned, current)
+
+
 def windowed_span(pipeline: Pipeline) -> int | None:
     """The span a windowed pipeline's run reads when none is pinned (None without a window):
     every task of the run, and each window resolver, must agree on it even if a newer span
     lands mid-run."""
-    readers = [n for n in pipeline.span_readers() if n.spec.spans and window_of(n)]
-    if len(readers) != 1:
+    state = _span_state(pipeline)
+    if state is None or state.window is None or state.pinned is not None:
         return None
-    [reader] = readers
-    assert reader.spec.spans
-    if getattr(reader.entry.params, reader.spec.span_param or "", None) is not None:
-        return None  # pinned in the config
-    available = load_callable(reader.spec.spans)(reader.entry.params, pipeline.config.config_dir)
-    return current_span(window_of(reader), available)
+    return state.current
 
 
 def spans_to_prepare(store: LineageStore, pipeline: Pipeline) -> list[tuple[int, set[str]]]:
@@ -167,19 +187,13 @@ def spans_to_prepare(store: LineageStore, pipeline: Pipeline) -> list[tuple[int,
     each per-span artifact later nodes compare with exists. So a daily run of a 7-span window
     prepares nothing, and a cold one ingests the six older spans first.
     """
-    readers = [n for n in pipeline.span_readers() if n.spec.spans]
-    if len(readers) != 1:
+    state = _span_state(pipeline)
+    if state is None or state.current is None:
         return []
-    [reader] = readers
-    assert reader.spec.spans and reader.spec.span_param
+    reader, window, available, current = (state.reader, state.window, state.available,
+                                          state.current)
     wanting = [c for n in pipeline.nodes.values() for c in n.channels
                if c.spec.resolver == "previous_span" and c.producer]
-    window = window_of(reader)
-    available = load_callable(reader.spec.spans)(reader.entry.params, pipeline.config.config_dir)
-    pinned = getattr(reader.entry.params, reader.spec.span_param)
-    current = pinned if pinned is not None else current_span(window, available)
-    if current is None:
-        return []
     wanted = set(window_spans(window, available, current)) - {current}
     earlier = [s for s in available if s < current]
     if wanting and earlier:
