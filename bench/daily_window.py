@@ -144,9 +144,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="work here and keep the homes, to profile")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="lockgate-daily-") as work:
-        result = measure(args.rows, args.repeats, Path(work))
+    if args.keep:
+        result = measure(args.rows, args.repeats, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="lockgate-daily-") as work:
+            result = measure(args.rows, args.repeats, Path(work))
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
     write_section(section(result))

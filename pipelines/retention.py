@@ -24,14 +24,14 @@ from pathlib import Path
 
 from pipelines.component import Artifact
 from pipelines.graph import Pipeline, build_pipeline
-from pipelines.lineage.walk import COMPARISON_PORTS
+from pipelines.lineage.walk import COMPARISON_PORTS, HEAD_START_PORTS
 from pipelines.loading import load_config
 from pipelines.metadata.store import LineageStore
 from pipelines.resolve import baseline_examples, latest_blessed_model
 from pipelines.serving import read_manifest, serving_target, versions
 
 # Read for a comparison or a head start, not built on (see the module docstring).
-NOT_DEPENDENCIES = COMPARISON_PORTS | {"base_model"}
+NOT_DEPENDENCIES = COMPARISON_PORTS | HEAD_START_PORTS
 KEPT_TYPES = frozenset({"PushedModel"})  # records of what was served: never deleted
 
 

@@ -122,6 +122,9 @@ def serving(found: dict[str, Any]) -> str:
                      f"{data['artifact_id']}, rows {data['split_rows']}")
         lines += [f"  file {f['path']}  fingerprint {f['fingerprint'] or '(not recorded)'}"
                   for f in data["files"]]
+    for base in found.get("warm_started_from", []):
+        lines.append(f"warm-started from: model {base['id']} ({base['uri']}); its own "
+                     f"lineage: lockgate lineage {base['id']}")
     for schema in found["schema"]:
         lines.append(f"schema: {schema['path']}  fingerprint {schema['fingerprint']}"
                      + (f" ({schema['source']})" if schema["source"] else ""))

@@ -19,7 +19,7 @@ from pipelines.lineage.graph import INPUT, Artifact, Execution, Records
 from pipelines.lineage.runs import anomalies_summary
 from pipelines.lineage.snapshot import HASH, PATH
 from pipelines.lineage.target import NotFound
-from pipelines.lineage.walk import Step, _of_type, downstream, upstream
+from pipelines.lineage.walk import HEAD_START_PORTS, Step, _of_type, downstream, upstream
 from pipelines.serving import ServingTarget, read_manifest, versions
 
 OVERRIDE_TYPE = "lockgate.Override"
@@ -59,6 +59,7 @@ def serving_lineage(records: Records, pipeline: str, model_name: str | None = No
         "data": [_examples(a) for a in artifacts  # ExampleGen's, not Transform's
                  if a.type == "Examples" and "input_files" in a.properties],
         "schema": [_schema(a) for a in artifacts if a.type == "Schema"],
+        "warm_started_from": [a.to_json() for a in _head_starts(tree)],
         "executions": [_execution(e) for e in executions],
         "code": _code(executions),
         "config": _config(records, executions),
@@ -68,6 +69,12 @@ def serving_lineage(records: Records, pipeline: str, model_name: str | None = No
         "overrides": _overrides(records, touched),
         "artifacts": [a.to_json() for a in artifacts],
     }
+
+
+def _head_starts(tree: Step) -> list[Artifact]:
+    """The models the served one started from (warm start), which the walk does not enter."""
+    return [child.artifact for hop in tree.executions for child in hop.artifacts
+            if child.port in HEAD_START_PORTS]
 
 
 def _collect(tree: Step) -> tuple[list[Execution], list[Artifact]]:

@@ -22,6 +22,10 @@ from pipelines.lineage.target import NotFound
 # Input ports whose artifact is compared with, not built on (the standard components'
 # optional inputs with a resolver; see components/*/__init__.py).
 COMPARISON_PORTS = frozenset({"baseline_model", "reference_examples", "previous_statistics"})
+# Input ports of a model a new one started from (the Trainer's warm start). The walk upstream
+# shows it but does not go through it: the new model was trained on its own window's data, and
+# the base model's lineage is its own (``lockgate lineage ID``).
+HEAD_START_PORTS = frozenset({"base_model"})
 
 
 @dataclass
@@ -89,7 +93,8 @@ def upstream(records: Records, artifact_id: int, depth: int = 50) -> Step:
                     hop.artifacts.append(child)
                     if not child.seen:
                         seen.add(artifact.id)
-                        following.append(child)
+                        if port not in HEAD_START_PORTS:
+                            following.append(child)
         if not following:
             break
         level = following

@@ -79,3 +79,88 @@ def test_daily_runs_over_a_window_read_only_the_new_day(
     assert sorted(d["span"] for d in found["data"]) == [span_of_date(d) for d in DAYS[1:]]
     assert {Path(f["path"]).parent.name for d in found["data"] for f in d["files"]} == {
         f"day={d.isoformat()}" for d in DAYS[1:]}
+
+
+PUPDATES_FIRST = date(2026, 11, 1)
+PUPDATES_DAYS = [PUPDATES_FIRST + timedelta(days=i) for i in range(10)]
+
+
+def pupdates_window_config(directory: Path, data: Path) -> Path:
+    """The shipped pupdates config on dated spans, a 7-day window, training from 3 days on."""
+    def edit(config: dict[str, Any]) -> None:
+        gen = component(config, "ExampleGen")["params"]
+        gen["input"] = str(data / "day={YYYY}-{MM}-{DD}" / "posts.csv")
+        gen["spans"] = {"latest": 7, "min_spans": 3}
+        component(config, "Trainer")["params"]["train_steps"] = 100
+        # At 200 eval rows a day, heavy-tailed likes move a model's mean absolute error by tens
+        # from one day to the next: no bound on it alone, and no reference agreement check.
+        evaluator = component(config, "Evaluator")["params"]
+        evaluator["reference"] = {"tolerance": None}
+        del evaluator["metrics"][0]["threshold"]["upper"]
+
+    directory.mkdir(parents=True, exist_ok=True)
+    return config_variant(directory, edit, source="pupdates")
+
+
+def test_ten_pupdates_days_over_a_seven_day_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOCKGATE_HOME", str(tmp_path / "home"))
+    data = tmp_path / "data"
+    assert main(["datagen", "pupdates", "--rows", "600", "--start-date",
+                 PUPDATES_FIRST.isoformat(), "--days", "10", "--out", str(data)]) == 0
+    config = pupdates_window_config(tmp_path / "cfg", data)
+    store = LineageStore(load_config(config).metadata)
+    span = {day: span_of_date(day) for day in PUPDATES_DAYS}
+
+    outputs: dict[date, str] = {}
+    for day in PUPDATES_DAYS:
+        assert main(["run", str(config), "--date", day.isoformat(), "--run-id",
+                     f"d{day.day}"]) == 0
+        outputs[day] = capsys.readouterr().out
+
+    def executions(day: date) -> list[Any]:
+        """The day's run and the ``RUN.span-N`` runs it made first for older spans."""
+        runs = [r for r in store.run_ids("pupdates")
+                if r == f"d{day.day}" or r.startswith(f"d{day.day}.")]
+        return [e for run in runs for e in store.run_executions("pupdates", run)]
+
+    for i, day in enumerate(PUPDATES_DAYS):
+        ran = executions(day)
+        # ExampleGen and StatisticsGen read the new span only; every older one is reused.
+        for node in ("example_gen", "statistics_gen"):
+            read = [e for e in ran if e.node_id == node and e.outcome == "complete"]
+            port = "examples" if node == "example_gen" else "statistics"
+            assert [store.outputs_of(e.id)[port][0].properties["span"] for e in read] == [
+                span[day]], (day, node)
+        nodes = {e.node_id: e.outcome for e in ran if e.run_id == f"d{day.day}"}
+        window = PUPDATES_DAYS[max(0, i - 6):i + 1]
+        if len(window) < 3:  # days 1 and 2: training is skipped, visibly
+            assert nodes["transform"] == "skipped" and "trainer" not in nodes, nodes
+            assert "fewer than min_spans 3" in outputs[day]
+            continue
+        # Each model was trained on exactly its window's spans, oldest first.
+        [trainer] = [e for e in ran if e.node_id == "trainer"]
+        assert trainer.outcome == "complete"
+        transformed = store.inputs_of(trainer.id)["examples"][0]
+        [transform] = [e for e in ran if e.node_id == "transform"]
+        assert store.outputs_of(transform.id)["transformed_examples"][0].id == transformed.id
+        assert [a.properties["span"] for a in store.inputs_of(transform.id)["examples"]] == [
+            span[d] for d in window]
+        assert json.loads(transformed.properties["spans"]) == [span[d] for d in window]
+
+    # What serves was trained on a window of at most seven spans, each with its file.
+    assert main(["lineage", "serving", str(config), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    served = sorted(d["span"] for d in found["data"])
+    assert 3 <= len(served) <= 7 and served == [span[d] for d in PUPDATES_DAYS
+                                                  if span[d] in served]
+    assert all(len(d["files"]) == 1 and Path(d["files"][0]["path"]).name == "posts.csv"
+               for d in found["data"])
+    # A warm-started model names the model it started from, without taking on its spans.
+    model = store.mlmd.get_artifacts_by_id([found["model"]["id"]])[0]
+    [trainer] = [e for e in store.mlmd.get_events_by_artifact_ids([model.id])
+                 if e.type == e.OUTPUT]
+    base = store.inputs_of(trainer.execution_id).get("base_model", [])
+    assert [b["id"] for b in found["warm_started_from"]] == [b.id for b in base]
+    assert base, "the served model was warm-started from an earlier blessed one"
