@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, field_validator
 
 from pipelines.component import NAME_PATTERN, ComponentSpec, Params, config_path
 from pipelines.home import lockgate_home
@@ -49,6 +49,19 @@ class PostgresMetadata(Section):
 
 
 Metadata = Annotated[SqliteMetadata | PostgresMetadata, Field(discriminator="kind")]
+METADATA_KINDS: dict[str, type[Section]] = {"sqlite": SqliteMetadata,
+                                            "postgresql": PostgresMetadata}
+
+
+def _fields_of_kind(value: Any) -> Any:
+    """Drop the keys that belong only to the other kind, so one ``metadata:`` section can name
+    both stores' settings and ``kind: ${LOCKGATE_MLMD_KIND:-sqlite}`` picks one from the
+    environment. A key of neither kind stays, and is refused as unknown."""
+    if not isinstance(value, dict) or value.get("kind", "sqlite") not in METADATA_KINDS:
+        return value
+    mine = set(METADATA_KINDS[value.get("kind", "sqlite")].model_fields)
+    every = {name for kind in METADATA_KINDS.values() for name in kind.model_fields}
+    return {key: v for key, v in value.items() if key in mine or key not in every}
 
 
 class AirflowSection(Section):
@@ -130,6 +143,8 @@ class PipelineConfig(BaseModel):
     cache: bool = True
     airflow: AirflowSection = Field(default_factory=AirflowSection)
     components: list[ComponentEntry] = Field(min_length=1)
+
+    _metadata_of_kind = field_validator("metadata", mode="before")(_fields_of_kind)
 
     _source: Path = PrivateAttr(default=Path("<memory>"))
     # Line of every key path in the source file, for errors found after validation.

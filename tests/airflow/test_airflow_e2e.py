@@ -27,13 +27,16 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipelines.sdk import span_of_date
 from tests.airflow.site import Site, make_site
 from tests.e2e.configs import REPO, component, config_variant
+from tests.e2e.test_gates import SERVING_CHECKS, resampled, write_span
 
 pytestmark = [pytest.mark.e2e, pytest.mark.airflow]
 
@@ -166,6 +169,7 @@ def standalone(dags_test: DagsTest, tmp_path_factory: pytest.TempPathFactory
     site = make_site(tmp_path_factory.mktemp("airflow-standalone"), dags_test.site.lockgate_home)
     config_variant(site.config_dir, retrain_with_impossible_threshold)
     (site.config_dir / "broken.yaml").write_text(BROKEN)
+    daily_dag(site)
     site.env.update({
         "AIRFLOW_PORT": str(free_port()),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
@@ -204,6 +208,79 @@ def standalone(dags_test: DagsTest, tmp_path_factory: pytest.TempPathFactory
             for group in groups:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(group, signal.SIGKILL)
+
+
+# ----- a @daily DAG whose runs read the span of their data interval
+
+DAILY = "penguin_daily"
+# Relative to today, so the scheduler's own run (the latest interval: yesterday) has no data.
+DAILY_START = date.today() - timedelta(days=6)
+DAILY_DAYS = [DAILY_START + timedelta(days=i) for i in range(3)]
+
+
+def daily_dag(site: Site) -> Path:
+    """penguin as a @daily DAG over dated spans made here, a window of the latest two days."""
+    data = site.root / "daily-data"
+    for i, day in enumerate(DAILY_DAYS):
+        write_span(data, 0, resampled(i)).parent.rename(data / f"day={day.isoformat()}")
+
+    def edit(config: dict[str, Any]) -> None:
+        config["pipeline"]["name"] = DAILY
+        config["airflow"].update(schedule="@daily", start_date=DAILY_START.isoformat(),
+                                 span="data_interval", retries=0)
+        config["components"] = [c for c in config["components"]
+                                if c["component"] not in SERVING_CHECKS]
+        gen = component(config, "ExampleGen")["params"]
+        gen["input"] = str(data / "day={YYYY}-{MM}-{DD}" / "penguins.csv")
+        gen["spans"] = {"latest": 2}
+        component(config, "Evaluator")["params"]["metrics"][0]["threshold"]["change"][
+            "absolute"] = -1.0
+        component(config, "Pusher")["params"]["model_name"] = DAILY
+
+    return config_variant(site.config_dir, edit, name=DAILY)
+
+
+def test_a_backfill_gives_one_run_per_day_each_on_its_own_span(
+    standalone: Standalone,
+) -> None:
+    site, api = standalone.site, standalone.api
+    wait_for("the daily DAG", lambda: api.get(f"/api/v2/dags/{DAILY}"), timeout=120)
+    created = site.airflow("backfill", "create", "--dag-id", DAILY, "--from-date",
+                           DAILY_DAYS[0].isoformat(), "--to-date", DAILY_DAYS[-1].isoformat(),
+                           "--max-active-runs", "1")
+    assert created.returncode == 0, created.stderr[-3000:]
+
+    def runs(run_type: str) -> list[dict[str, Any]] | None:
+        found = (api.get(f"/api/v2/dags/{DAILY}/dagRuns") or {}).get("dag_runs", [])
+        mine = [r for r in found if r["run_type"] == run_type]
+        done = all(r["state"] in ("success", "failed") for r in mine)
+        return mine if mine and done else None
+
+    backfilled = wait_for("the backfill", lambda: (b := runs("backfill")) and len(b) == 3 and b,
+                          timeout=900, every=5)
+    by_day = {datetime.fromisoformat(r["data_interval_start"]).date(): r for r in backfilled}
+    assert sorted(by_day) == DAILY_DAYS
+    read = {}
+    for day, run in by_day.items():
+        assert run["state"] == "success", run
+        executions = {e.node_id: e for e in site.executions(run["dag_run_id"], pipeline=DAILY)}
+        [examples] = site.store().outputs_of(executions["example_gen"].id)["examples"]
+        assert examples.properties["span"] == span_of_date(day)  # its interval's day
+        read[day] = [a.properties["span"] for a in
+                     site.store().inputs_of(executions["transform"].id)["examples"]]
+    first = span_of_date(DAILY_DAYS[0])
+    for day, spans in read.items():  # the window: that day and the one before, if there
+        assert spans == [s for s in (span_of_date(day) - 1, span_of_date(day)) if s >= first]
+
+    # The scheduler's own run is for the latest interval, whose files have not landed:
+    # ExampleGen fails, naming the path it expected (an Airflow retry would pick them up).
+    [scheduled] = wait_for("the scheduled run", lambda: runs("scheduled"), timeout=300)
+    day = datetime.fromisoformat(scheduled["data_interval_start"]).date()
+    assert scheduled["state"] == "failed" and day not in read
+    expected = site.root / "daily-data" / f"day={day.isoformat()}" / "penguins.csv"
+    log = site.task_log(scheduled["dag_run_id"], "example_gen", dag_id=DAILY)
+    assert f"no data for {day.isoformat()} (span {span_of_date(day)}) yet: expected " \
+           f"{expected}" in log
 
 
 RUN_ID = "lockgate_e2e_scheduled"

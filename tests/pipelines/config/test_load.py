@@ -154,3 +154,36 @@ def test_a_yaml_alias_bomb_is_refused_within_a_memory_bound(tmp_path: Path) -> N
     assert f"{config}:6: laughs.l1[0]: YAML anchors and aliases (&name, *name) are not " \
            "allowed" in done.stderr
     assert "MemoryError" not in done.stderr
+
+
+def test_one_metadata_section_switches_store_by_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = MINIMAL + (
+        "metadata:\n"
+        "  kind: ${LOCKGATE_MLMD_KIND:-sqlite}\n"
+        "  path: ${LOCKGATE_HOME}/metadata.sqlite\n"
+        "  host: ${LOCKGATE_MLMD_HOST:-localhost}\n"
+        "  port: ${LOCKGATE_MLMD_PORT:-5432}\n"
+        "  password_env: LOCKGATE_MLMD_PASSWORD\n")
+    path = write(tmp_path, text)
+    for name in ("LOCKGATE_MLMD_KIND", "LOCKGATE_MLMD_HOST", "LOCKGATE_MLMD_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    laptop = load_config(path).metadata
+    assert isinstance(laptop, SqliteMetadata) and laptop.path is not None
+    assert laptop.path.endswith("/metadata.sqlite")
+
+    monkeypatch.setenv("LOCKGATE_MLMD_KIND", "postgresql")
+    monkeypatch.setenv("LOCKGATE_MLMD_HOST", "db.internal")
+    monkeypatch.setenv("LOCKGATE_MLMD_PORT", "55432")
+    production = load_config(path).metadata
+    assert isinstance(production, PostgresMetadata)
+    assert (production.host, production.port) == ("db.internal", 55432)
+    assert production.password_env == "LOCKGATE_MLMD_PASSWORD"
+
+    # A key of neither store is still refused, with its line.
+    [issue] = issues(write(tmp_path, text + "  hots: x\n", "typo.yaml"))
+    assert "metadata.hots: unknown key" in issue
+    monkeypatch.setenv("LOCKGATE_MLMD_PORT", "not-a-port")
+    [issue] = issues(path)
+    assert "metadata.port" in issue
