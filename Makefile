@@ -4,7 +4,8 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export LOCKGATE_HOME ?= $(CURDIR)/.lockgate
 
-.PHONY: setup chromium demo test test-fast lint schema airflow bench bench-tfx clean
+.PHONY: setup chromium demo test test-fast test-services lint schema airflow airflow-postgres \
+	airflow-postgres-stop airflow-celery airflow-celery-stop bench bench-tfx clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -20,7 +21,11 @@ demo: setup
 	$(UV) run --frozen lockgate run configs/penguin.yaml
 
 test: setup chromium lint
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -m "not services"
+
+# The production-shaped deployments, started by their own scripts, each tested end to end.
+test-services: setup
+	$(UV) run --frozen pytest -m services
 
 test-fast: setup chromium
 	$(UV) run --frozen pytest -m "not e2e and not airflow"
@@ -38,6 +43,19 @@ clean:
 
 airflow: setup
 	bash infra/airflow.sh
+
+# PostgreSQL (Airflow DB + MLMD) and the LocalExecutor; then the same with Celery workers.
+airflow-postgres: setup
+	bash infra/airflow-cluster.sh start postgres
+
+airflow-postgres-stop:
+	bash infra/airflow-cluster.sh stop postgres
+
+airflow-celery: setup
+	bash infra/airflow-cluster.sh start celery
+
+airflow-celery-stop:
+	bash infra/airflow-cluster.sh stop celery
 
 bench: setup
 	$(UV) run --frozen python -m bench.run

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import pipelines.metadata  # noqa: F401 - quiets ML Metadata's connection logs
 from pipelines.errors import LockgateError, MetadataError
 from pipelines.home import lockgate_home
 

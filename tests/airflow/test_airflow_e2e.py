@@ -22,10 +22,9 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import pytest
 
 from pipelines.sdk import span_of_date
+from tests.airflow.api import Api, free_port, wait_for
 from tests.airflow.site import Site, make_site
 from tests.e2e.configs import REPO, component, config_variant
 from tests.e2e.test_gates import SERVING_CHECKS, resampled, write_span
@@ -108,40 +108,6 @@ def test_airflow_dags_test_runs_the_whole_pipeline(dags_test: DagsTest) -> None:
 
 
 # ----- the real scheduler
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 2.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-class Api:
-    """Airflow's REST API, logged in with the password `airflow standalone` generated."""
-
-    def __init__(self, base: str, password_file: Path) -> None:
-        import httpx
-
-        [(user, password)] = json.loads(password_file.read_text()).items()
-        self.client = httpx.Client(base_url=base, timeout=30)
-        token = self.client.post("/auth/token", json={"username": user, "password": password})
-        token.raise_for_status()
-        self.client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-
-    def get(self, path: str, **params: Any) -> Any:
-        """The JSON of a GET, or None while the resource does not exist (yet)."""
-        response = self.client.get(path, params=params)
-        return response.json() if response.status_code == 200 else None
 
 
 @dataclass
