@@ -67,9 +67,9 @@ if [ "$shape" = celery ]; then
   export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
   export AIRFLOW__CELERY__BROKER_URL=redis://:$LOCKGATE_MLMD_PASSWORD@127.0.0.1:$redis_port/0
   export AIRFLOW__CELERY__RESULT_BACKEND=db+postgresql://lockgate:$LOCKGATE_MLMD_PASSWORD@127.0.0.1:$pg_port/airflow
-  # A lost worker's task must be redelivered to the other one: acknowledge after the task.
-  export AIRFLOW__CELERY__TASK_ACKS_LATE=True
   export AIRFLOW__CELERY__WORKER_CONCURRENCY=${AIRFLOW__CELERY__WORKER_CONCURRENCY:-1}
+  # Two workers on one machine: each records its own name on the tasks it runs.
+  export AIRFLOW__CORE__HOSTNAME_CALLABLE=pipelines.airflow.hostname.worker_hostname
 else
   export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 fi
@@ -197,8 +197,13 @@ launch scheduler airflow scheduler
 launch dag-processor airflow dag-processor
 launch triggerer airflow triggerer
 if [ "$shape" = celery ]; then
-  launch worker1 airflow celery worker --celery-hostname "worker1@%h"
-  launch worker2 airflow celery worker --celery-hostname "worker2@%h"
+  # Each serves its task logs on a port of its own (on real hosts they share one number).
+  log_port=${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-8793}
+  for n in 1 2; do
+    launch "worker$n" env LOCKGATE_WORKER_NAME="worker$n" \
+      AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$((log_port + n)) \
+      airflow celery worker --celery-hostname "worker$n@%h"
+  done
 fi
 
 for _ in $(seq 1 300); do

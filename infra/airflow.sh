@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run Lockgate's DAGs on a local Airflow 3 (`airflow standalone`: scheduler, DAG processor,
 # API server + UI, triggerer; LocalExecutor; SQLite Airflow DB). For development only: see
-# infra/README.md for PostgreSQL + LocalExecutor, Celery and Kubernetes settings.
+# `make airflow-postgres` and `make airflow-celery` (infra/airflow-cluster.sh) for production shapes.
 #
 #   bash infra/airflow.sh            # or: make airflow      (Ctrl-C stops every component)
 #

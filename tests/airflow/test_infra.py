@@ -13,8 +13,9 @@ from tests.e2e.configs import REPO
 INFRA = REPO / "infra"
 
 
-def test_airflow_script_is_valid_bash() -> None:
-    subprocess.run(["bash", "-n", str(INFRA / "airflow.sh")], check=True)
+def test_airflow_scripts_are_valid_bash() -> None:
+    for script in ("airflow.sh", "airflow-cluster.sh", "postgres.sh"):
+        subprocess.run(["bash", "-n", str(INFRA / script)], check=True)
 
 
 def test_beam_args_snippets_are_options_beam_knows() -> None:
@@ -32,8 +33,9 @@ def test_beam_args_snippets_are_options_beam_knows() -> None:
 
 def load_env(*files: str) -> dict[str, str]:
     script = "set -a; " + "; ".join(f". {INFRA / 'airflow' / f}" for f in files) + "; env"
-    secrets = {"LOCKGATE_HOME": "/srv/lockgate", "AIRFLOW_DB_PASSWORD": "db", "REDIS_PASSWORD": "r",
-               "AIRFLOW_JWT_SECRET": "jwt", "LOCKGATE_MLMD_PASSWORD": "mlmd"}
+    secrets = {"LOCKGATE_HOME": "/srv/lockgate", "LOCKGATE_REPO": "/srv/repo",
+               "LOCKGATE_PG_HOST": "db", "REDIS_HOST": "broker", "AIRFLOW_JWT_SECRET": "jwt",
+               "LOCKGATE_MLMD_PASSWORD": "mlmd"}
     out = subprocess.run(["bash", "-c", script], env={"PATH": os.environ["PATH"], **secrets},
                          check=True, capture_output=True, text=True).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
@@ -42,10 +44,15 @@ def load_env(*files: str) -> dict[str, str]:
 def test_env_files_choose_their_executor_and_read_secrets_from_the_environment() -> None:
     local = load_env("local-postgres.env")
     assert local["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
-    assert local["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:db@")
+    assert local["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
+        "postgresql+psycopg2://lockgate:mlmd@db:5432/airflow")
     assert local["AIRFLOW_HOME"] == "/srv/lockgate/airflow"
+    assert local["AIRFLOW__CORE__DAGS_FOLDER"] == "/srv/repo/dags"
+    # The shipped configs switch to PostgreSQL MLMD from these alone.
+    assert (local["LOCKGATE_MLMD_KIND"], local["LOCKGATE_MLMD_HOST"]) == ("postgresql", "db")
     celery = load_env("local-postgres.env", "celery.env")
     assert celery["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert celery["AIRFLOW__CELERY__BROKER_URL"] == "redis://:mlmd@broker:6379/0"
     kube = load_env("local-postgres.env", "kubernetes.env")
     assert kube["AIRFLOW__CORE__EXECUTOR"] == "KubernetesExecutor"
     template = Path(kube["AIRFLOW__KUBERNETES_EXECUTOR__POD_TEMPLATE_FILE"]).name
@@ -59,7 +66,7 @@ def test_env_files_set_only_options_airflow_has() -> None:
     template = Path(airflow.__file__).parent / "config_templates" / "config.yml"
     known = {section: set(body["options"])
              for section, body in yaml.safe_load(template.read_text()).items()}
-    # Sections of providers that are not installed here (celery, cncf.kubernetes).
+    # Sections of providers, not in Airflow's own template (celery, cncf.kubernetes).
     provider_sections = {"celery", "kubernetes_executor"}
     settings = load_env("local-postgres.env", "celery.env", "kubernetes.env")
     seen = set()

@@ -5,6 +5,7 @@ shipped penguin and pupdates configs; stopped by the matching `make ...-stop`.""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -57,7 +58,8 @@ class Cluster:
                               capture_output=True, text=True, timeout=300)
 
 
-def start_cluster(shape: str, edit_configs: Callable[[Path], None]) -> Iterator[Cluster]:
+def start_cluster(shape: str, edit_configs: Callable[[Path], None],
+                  **extra_env: str) -> Iterator[Cluster]:
     """Yield a started deployment of ``shape``; stop it (and check it stopped) afterwards."""
     # Under /tmp with 0755: PostgreSQL runs as the `postgres` OS user and must reach its data.
     home = Path(tempfile.mkdtemp(prefix=f"lockgate-{shape}-"))
@@ -78,6 +80,7 @@ def start_cluster(shape: str, edit_configs: Callable[[Path], None]) -> Iterator[
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "PYTHONPYCACHEPREFIX": str(Path(tempfile.gettempdir()) / "lockgate-services-pycache"),
+        **extra_env,
     })
     started = subprocess.run(["make", f"airflow-{shape}"], env=env, cwd=REPO,
                              capture_output=True, text=True, timeout=900)
@@ -95,3 +98,48 @@ def shipped_configs(directory: Path, edit: Callable[[str, dict[str, Any]], None]
     """penguin and pupdates as shipped (paths made absolute), after ``edit(name, config)``."""
     for name in ("penguin", "pupdates"):
         config_variant(directory, partial(edit, name), source=name)
+
+
+def assert_lineage_consistent(store: LineageStore, pipeline: str, run_ids: list[str]) -> None:
+    """Each run: one execution per node that completed (or was a cache hit), a dead attempt
+    marked FAILED beside its retry; one artifact per output port; and no live artifact that a
+    finished execution did not publish, or whose files are gone."""
+    for run_id in run_ids:
+        executions = store.run_executions(pipeline, run_id)
+        assert executions, run_id
+        done = [e for e in executions if e.state in ("COMPLETE", "CACHED")]
+        assert {e.state for e in executions} <= {"COMPLETE", "CACHED", "FAILED"}, run_id
+        nodes = [e.node_id for e in done]
+        assert len(nodes) == len(set(nodes)), (run_id, nodes)
+        assert {e.node_id for e in executions} == set(nodes), run_id  # every failure retried
+        for execution in done:
+            for port, artifacts in store.outputs_of(execution.id).items():
+                assert len(artifacts) == 1, (run_id, execution.node_id, port)
+    mlmd, pb = store.mlmd, store.pb
+    finished = {e.id for e in mlmd.get_executions()
+                if e.last_known_state in (pb.Execution.COMPLETE, pb.Execution.CACHED)}
+    live = [a for a in mlmd.get_artifacts() if a.state == pb.Artifact.LIVE]
+    producer = {e.artifact_id: e.execution_id for e in
+                mlmd.get_events_by_artifact_ids([a.id for a in live])
+                if e.type == pb.Event.OUTPUT}
+    assert not [a.uri for a in live if producer.get(a.id) not in finished]
+    assert not [a.uri for a in live if not Path(a.uri).exists()]
+
+
+def assert_stops_cleanly(cluster: Cluster) -> None:
+    """`make airflow-<shape>-stop` ends every Airflow process group and the services."""
+    pids = cluster.pids()
+    assert pids
+    stopped = cluster.stop()
+    assert stopped.returncode == 0, stopped.stderr
+    for name, pid in pids.items():
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"{name} (process group {pid}) still runs after the stop")
+    ports = [cluster.pg_port] + ([int(cluster.env["LOCKGATE_REDIS_PORT"])]
+                                 if cluster.shape == "celery" else [])
+    for port in ports:
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,12 +20,18 @@ import pytest
 from pipelines.serving import ServingTarget, read_manifest
 from tests.airflow.api import wait_for
 from tests.e2e.configs import REPO
-from tests.services.cluster import PASSWORD, Cluster, shipped_configs, start_cluster
+from tests.services.cluster import (
+    PASSWORD,
+    Cluster,
+    assert_lineage_consistent,
+    assert_stops_cleanly,
+    shipped_configs,
+    start_cluster,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e, pytest.mark.airflow]
 PENGUIN_RUNS = [f"rest_penguin_{i}" for i in range(4)]
 PUPDATES_RUN = "rest_pupdates"
-LIVE, OUTPUT = 1, 4  # MLMD's Artifact.LIVE and Event.OUTPUT
 
 
 def configs(directory: Path) -> None:
@@ -105,32 +110,8 @@ def test_lineage_in_postgresql_is_whole_and_consistent(
     cluster: Cluster, finished: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOCKGATE_MLMD_PASSWORD", PASSWORD)
-    store = cluster.store()
-    for pipeline, runs in (("penguin", PENGUIN_RUNS), ("pupdates", [PUPDATES_RUN])):
-        assert set(runs) <= set(store.run_ids(pipeline))
-        for run_id in runs:
-            executions = store.run_executions(pipeline, run_id)
-            assert executions, run_id
-            # One execution per node, none left running or failed.
-            nodes = [e.node_id for e in executions]
-            assert len(nodes) == len(set(nodes)), (run_id, nodes)
-            assert {e.state for e in executions} <= {"COMPLETE", "CACHED"}, run_id
-            for execution in executions:  # one artifact per output port, no duplicates
-                for port, artifacts in store.outputs_of(execution.id).items():
-                    assert len(artifacts) == 1, (run_id, execution.node_id, port)
-
-    # No orphan: every live artifact was published by a finished execution.
-    mlmd = store.mlmd
-    finished_ids = {e.id for e in mlmd.get_executions()
-                    if e.last_known_state in (store.pb.Execution.COMPLETE,
-                                              store.pb.Execution.CACHED)}
-    live = [a for a in mlmd.get_artifacts() if a.state == LIVE]
-    outputs = {e.artifact_id: e.execution_id for e in
-               mlmd.get_events_by_artifact_ids([a.id for a in live]) if e.type == OUTPUT}
-    orphans = [a.uri for a in live if outputs.get(a.id) not in finished_ids]
-    assert not orphans
-    for artifact in live:  # and its files are there
-        assert Path(artifact.uri).exists(), artifact.uri
+    assert_lineage_consistent(cluster.store(), "penguin", PENGUIN_RUNS)
+    assert_lineage_consistent(cluster.store(), "pupdates", [PUPDATES_RUN])
 
     # One serving version per blessing: racing Pushers never pushed one blessing twice.
     records = read_manifest(ServingTarget(cluster.home / "serving", "penguin"))
@@ -148,11 +129,4 @@ def test_lineage_in_postgresql_is_whole_and_consistent(
 
 
 def test_make_airflow_postgres_stop_ends_every_process(cluster: Cluster) -> None:
-    pids = cluster.pids()
-    stopped = cluster.stop()
-    assert stopped.returncode == 0, stopped.stderr
-    for pid in pids.values():
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pid, 0)
-    with socket.socket() as sock:  # PostgreSQL is down too
-        assert sock.connect_ex(("127.0.0.1", cluster.pg_port)) != 0
+    assert_stops_cleanly(cluster)
