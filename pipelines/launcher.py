@@ -16,8 +16,10 @@ components only by their ``ComponentSpec``.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import secrets
 import shutil
 import time
 import traceback
@@ -134,8 +136,8 @@ def launch(
     if abandoned:
         log.warning("marked earlier attempt(s) %s FAILED: their process died", abandoned)
         # A killed process leaves its staging behind; it was never published, so drop it.
-        _remove(_staging_path(pipeline, node, name, dead)
-                for dead in abandoned for name in node.spec.outputs)
+        _remove(path for dead in abandoned for name in node.spec.outputs
+                for path in _staging_of(pipeline, node, name, dead))
 
     try:
         inputs = resolve_inputs(store, contexts, node, run_id, pipeline=pipeline)
@@ -199,7 +201,7 @@ def launch(
             _remove(staging.values())
         else:
             published = _publish(node, staging, outputs, execution_id, inputs)
-            _point_at_published(result, staging, execution_id)
+            _point_at_published(result, staging, outputs)
         state = "FAILED" if result.outcome == "halted" else "COMPLETE"
         store.finish_execution(
             execution_id, contexts, state=state, outcome=result.outcome,
@@ -316,18 +318,27 @@ def _caching_on(pipeline: Pipeline, node: Node) -> bool:
 
 
 def _staging_dirs(pipeline: Pipeline, node: Node, execution_id: int) -> dict[str, Path]:
+    """A fresh staging dir per output. The random part keeps two processes apart even when
+    their executions share an id (two stores, or a replaced one, writing under one root)."""
+    token = secrets.token_hex(4)
     dirs = {}
     for name in node.spec.outputs:
-        path = _staging_path(pipeline, node, name, execution_id)
-        shutil.rmtree(path, ignore_errors=True)
+        path = _staging_path(pipeline, node, name, execution_id, token)
         path.mkdir(parents=True)
         dirs[name] = path
     return dirs
 
 
-def _staging_path(pipeline: Pipeline, node: Node, output: str, execution_id: int) -> Path:
+def _staging_path(pipeline: Pipeline, node: Node, output: str, execution_id: int,
+                  token: str) -> Path:
     """Beside the final ``<root>/<node>/<output>/<execution_id>/``, so publishing is a rename."""
-    return pipeline.config.root / node.id / output / f".staging-{execution_id}"
+    return pipeline.config.root / node.id / output / f".staging-{execution_id}-{token}"
+
+
+def _staging_of(pipeline: Pipeline, node: Node, output: str, execution_id: int) -> list[Path]:
+    """The staging dirs a (dead) attempt of ``execution_id`` left for ``output``."""
+    pattern = _staging_path(pipeline, node, output, execution_id, "*")
+    return list(pattern.parent.glob(pattern.name))
 
 
 def _publish(
@@ -341,8 +352,7 @@ def _publish(
     published = {}
     span = _input_span(inputs)
     for name, artifact in outputs.items():
-        final = staging[name].with_name(str(execution_id))
-        os.replace(staging[name], final)
+        final = _rename_free(staging[name], str(execution_id))
         artifact.uri = str(final)
         artifact.properties.setdefault("fingerprint", fingerprint_dir(final))
         artifact.properties.setdefault("producer_node", node.id)
@@ -352,11 +362,26 @@ def _publish(
     return published
 
 
+def _rename_free(staging: Path, name: str) -> Path:
+    """Rename ``staging`` to ``name`` beside it, or to ``name-2``, ``name-3``... when that is
+    taken: a deleted or replaced ML Metadata store counts execution ids from 1 again, and the
+    files of its earlier artifacts must never be touched. rename(2) refuses a non-empty target."""
+    for attempt in range(1, 1000):
+        final = staging.with_name(name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            os.rename(staging, final)
+            return final
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise
+    raise OSError(f"no free name for {name} beside {staging}")
+
+
 def _point_at_published(result: ExecutorResult, staging: dict[str, Path],
-                        execution_id: int) -> None:
+                        outputs: dict[str, Artifact]) -> None:
     """Executors only know their staging dirs; paths they report must name the published ones."""
-    for path in staging.values():
-        final = str(path.with_name(str(execution_id)))
+    for name, path in staging.items():
+        final = outputs[name].uri
         result.message = result.message.replace(str(path), final)
         result.reports = [r.replace(str(path), final) for r in result.reports]
 

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from airflow.sdk import Asset
+from airflow.sdk import AssetAlias
 from airflow.sdk.exceptions import AirflowTimetableInvalid
 
+from pipelines.airflow.assets import pushed_model_alias
 from pipelines.airflow.dag_test import LockgateDAG
 from pipelines.airflow.operator import LockgateNodeOperator
 from pipelines.config import PipelineConfig
@@ -39,11 +40,6 @@ def config_dir(dag_file: str | Path) -> Path:
     if override:
         return Path(override).expanduser().resolve()
     return Path(dag_file).resolve().parent.parent / "configs"
-
-
-def pushed_model_asset(pipeline: str, model_name: str) -> Asset:
-    """The Asset a Pusher task emits; schedule a downstream DAG on it to react to new models."""
-    return Asset(name=f"lockgate.{pipeline}.{model_name}", uri=f"lockgate://{pipeline}/{model_name}")
 
 
 def build_dag(config_path: str | Path) -> LockgateDAG:
@@ -122,12 +118,12 @@ def task_upstream(pipeline: Pipeline) -> dict[str, set[str]]:
     return upstream
 
 
-def _outlets(pipeline: Pipeline, node_id: str) -> list[Asset]:
+def _outlets(pipeline: Pipeline, node_id: str) -> list[AssetAlias]:
     node = pipeline.nodes[node_id]
     if "PushedModel" not in node.spec.outputs.values():
         return []
     model_name = getattr(node.entry.params, "model_name", None) or pipeline.name
-    return [pushed_model_asset(pipeline.name, model_name)]
+    return [pushed_model_alias(pipeline.name, model_name)]
 
 
 def _first_line(text: str) -> str | None:

@@ -9,7 +9,7 @@ How a node's outcome maps onto Airflow task states:
 ============================  ===========================  ================================
 launcher outcome              Airflow                      why
 ============================  ===========================  ================================
-complete / cached             success                      (the Pusher also emits its Asset)
+complete / cached             success                      (a new push adds an Asset event)
 halted (validator anomalies)  AirflowFailException         bad data: retrying cannot help
 skipped (unblessed model)     AirflowSkipException         visible, downstream skipped too
 NodeFailed: data, config or   AirflowFailException         deterministic: no retry
@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class LockgateNodeOperator(BaseOperator):
         finally:  # complete, cached, halted, skipped or failed: the index shows it
             log_reports(pipeline, run_id, log)
         if self.outlets:
-            _describe_outlet_events(context, self.outlets, result, run_id)
+            _describe_outlet_events(context, self.outlets, pipeline.name, result, run_id)
 
 
 # Libraries whose INFO lines bury the task's own (Beam logs ~100 type-hint notes per Beam step).
@@ -219,18 +219,18 @@ def _log_result(log: logging.Logger, result: NodeResult) -> None:
 
 
 def _describe_outlet_events(
-    context: Context, outlets: Sequence[Any], result: NodeResult, run_id: str
+    context: Context, outlets: Sequence[Any], pipeline: str, result: NodeResult, run_id: str
 ) -> None:
-    """Attach where the pushed model landed to the Asset event Airflow emits on success.
+    """Add an event to the pushed-model Asset, through the Pusher's alias outlet, only when a
+    new version was pushed (``assets.py``); its ``extra`` says where the model landed."""
+    from pipelines.airflow.assets import pushed_model_asset
 
-    A Pusher that found the model already served (or was cached) pushed nothing new: the
-    event's ``new_version`` (0) and ``status`` say so, so a consumer can tell a new version
-    from a re-run.
-    """
     artifacts = [a for arts in result.outputs.values() for a in arts]
-    if not artifacts:
-        return
+    if result.status != "complete" or not artifacts:
+        return  # a cache hit pushed nothing
     pushed = artifacts[0]
+    if not pushed.properties.get("new_version"):
+        return  # the model was already serving
     extra = {
         **{k: pushed.properties.get(k) for k in ("model_name", "version", "path", "new_version")},
         "uri": pushed.uri,
@@ -238,8 +238,11 @@ def _describe_outlet_events(
         "execution_id": result.execution_id,
         "run_id": run_id,
     }
+    asset = pushed_model_asset(pipeline, str(pushed.properties.get("model_name")))
     for outlet in outlets:
-        context["outlet_events"][outlet].extra = {k: v for k, v in extra.items() if v is not None}
+        if isinstance(outlet, AssetAlias):
+            context["outlet_events"][outlet].add(
+                asset, extra={k: v for k, v in extra.items() if v is not None})
 
 
 class ThrottledProgress:

@@ -176,6 +176,21 @@ def standalone(dags_test: DagsTest, tmp_path_factory: pytest.TempPathFactory
                     os.killpg(group, signal.SIGKILL)
 
 
+def test_a_cached_push_adds_no_asset_event(dags_test: DagsTest) -> None:
+    """`airflow dags test` again: every node is a cache hit, the Pusher pushed nothing new, so
+    the pushed-model Asset has still one event (a DAG scheduled on it does not run again)."""
+    site = dags_test.site
+    result = site.airflow("dags", "test", "penguin", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [(run_id,)] = site.db("select run_id from dag_run where run_id != ? order by id desc "
+                          "limit 1", dags_test.run_id)
+    assert {e.state for e in site.executions(run_id)} == {"CACHED"}
+    events = site.db("select asset.uri, asset_event.source_run_id from asset_event join asset "
+                     "on asset.id = asset_event.asset_id")
+    assert events == [("lockgate://penguin/penguin", dags_test.run_id)]
+    assert site.served_versions() == ["1"]
+
+
 # ----- a @daily DAG whose runs read the span of their data interval
 
 DAILY = "penguin_daily"

@@ -10,7 +10,7 @@ import yaml
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG
 
-from pipelines.airflow import LockgateNodeOperator, pushed_model_asset
+from pipelines.airflow import LockgateNodeOperator, pushed_model_alias, pushed_model_asset
 from pipelines.loading import load_config
 from tests.e2e.configs import REPO, component, config_variant
 
@@ -68,9 +68,10 @@ def test_shipped_configs_become_dags(name: str) -> None:
     assert "| `transform` | Transform | `example_gen`, `example_validator`, `schema_gen` |" in (
         dag.doc_md or ""
     )
-    # Only the Pusher declares the pushed-model Asset, so a downstream DAG can wait for it.
+    # Only the Pusher has an outlet: the alias through which it updates the pushed-model Asset
+    # when it pushes a new version, so a downstream DAG can wait for new models.
     outlets = {t.task_id: t.outlets for t in dag.tasks if t.outlets}
-    assert outlets == {"pusher": [pushed_model_asset(name, name)]}
+    assert outlets == {"pusher": [pushed_model_alias(name, name)]}
     downstream = DAG(f"serve_{name}", schedule=[pushed_model_asset(name, name)])
     assert f"lockgate://{name}/{name}" in repr(downstream.timetable.asset_condition)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -119,26 +120,33 @@ def test_progress_is_throttled(caplog: pytest.LogCaptureFixture) -> None:
     ]
 
 
-def test_execute_describes_the_outlet_event_of_each_run(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from airflow.sdk import Asset
+def test_only_a_new_version_adds_an_event_to_the_pushed_model_asset() -> None:
     from airflow.sdk.execution_time.context import OutletEventAccessors
 
-    monkeypatch.setattr("pipelines.airflow.operator.load_pipeline", lambda path: fake_pipeline())
-    asset = Asset(name="lockgate.fake.gen", uri="lockgate://fake/gen")
-    operator = LockgateNodeOperator(task_id="gen", config_path="fake.yaml", pipeline_node="gen",
-                                    outlets=[asset])
-    extras = []
-    for run_id in ("manual__1", "manual__2"):
-        events = OutletEventAccessors()
-        operator.execute({"run_id": run_id, "outlet_events": events})
-        extras.append(events[asset].extra)
-    first, second = extras
-    assert (first["status"], first["run_id"]) == ("complete", "manual__1")
-    assert str(first["uri"]).endswith(f"/gen/examples/{first['execution_id']}")
-    # The same inputs again: a cache hit, which the event reports as nothing new.
-    assert (second["status"], second["uri"]) == ("cached", first["uri"])
+    from pipelines.airflow import pushed_model_alias, pushed_model_asset
+    from pipelines.airflow.operator import _describe_outlet_events
+    from pipelines.component import Artifact
+    from pipelines.launcher import NodeResult
+
+    alias = pushed_model_alias("p", "m")
+
+    def events(status: str, new_version: int) -> list[Any]:
+        pushed = Artifact(type="PushedModel", uri="/home/p/pusher/pushed_model/9", id=12,
+                          properties={"model_name": "m", "version": 3, "new_version": new_version,
+                                      "path": "/home/serving/m/3"})
+        result = NodeResult("pusher", status, 9, 0.1,  # type: ignore[arg-type]
+                            outputs={"pushed_model": [pushed]})
+        accessors = OutletEventAccessors()
+        _describe_outlet_events({"outlet_events": accessors},  # type: ignore[arg-type]
+                                [alias], "p", result, "manual__1")
+        return accessors[alias].asset_alias_events
+
+    [event] = events("complete", 1)  # a new version: one event, on the model's Asset
+    assert event.dest_asset_key.uri == pushed_model_asset("p", "m").uri
+    assert (event.extra["version"], event.extra["path"], event.extra["run_id"]) == (
+        3, "/home/serving/m/3", "manual__1")
+    assert events("complete", 0) == []  # already serving: nothing new, no event
+    assert events("cached", 1) == []  # a cache hit pushed nothing
 
 
 def test_library_info_lines_are_quieted_unless_configured() -> None:

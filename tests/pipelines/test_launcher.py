@@ -66,7 +66,7 @@ def test_retry_removes_the_dead_attempts_staging(lockgate_home: Path) -> None:
     store = LineageStore(pipeline.config.metadata)
     contexts = store.contexts("fake", "r1", "gen")
     dead = store.start_execution(pipeline.nodes["gen"].spec, "gen", "r1", contexts, {})
-    partial = lockgate_home / f"pipelines/fake/gen/examples/.staging-{dead}"
+    partial = lockgate_home / f"pipelines/fake/gen/examples/.staging-{dead}-0badf00d"
     partial.mkdir(parents=True)
     (partial / "data.txt").write_text("half a file")  # what a kill -9 leaves behind
     launch(pipeline, "gen", "r1")
@@ -96,3 +96,23 @@ def test_skipped_records_no_outputs(lockgate_home: Path) -> None:
     assert not (lockgate_home / "pipelines/fake/gen/examples").exists() or not any(
         (lockgate_home / "pipelines/fake/gen/examples").iterdir()
     )
+
+
+def test_a_replaced_store_never_touches_the_files_of_earlier_artifacts(
+    lockgate_home: Path,
+) -> None:
+    """A deleted or replaced ML Metadata store counts execution ids from 1 again; the new
+    executions must publish beside the old directories, not into them or over them."""
+    pipeline = fake_pipeline()
+    first = launch(pipeline, "gen", "r1")
+    old = lockgate_home / "pipelines/fake/gen/examples" / str(first.execution_id)
+    before = {p.name: p.read_bytes() for p in old.iterdir()}
+    (lockgate_home / "metadata.sqlite").unlink()  # a fresh store under the same root
+
+    second = launch(pipeline, "gen", "r1")
+    assert second.execution_id == first.execution_id  # the same id again...
+    [examples] = LineageStore(pipeline.config.metadata).outputs_of(
+        second.execution_id or 0)["examples"]
+    assert examples.uri == f"{old}-2"  # ...published beside the old directory
+    assert {p.name: p.read_bytes() for p in old.iterdir()} == before
+    assert not list((lockgate_home / "pipelines/fake").rglob(".staging-*"))

@@ -52,10 +52,19 @@ def killed_run(cluster: Cluster) -> tuple[str, str, dict[str, dict[str, Any]]]:
     api.trigger("penguin", RUN_ID)
 
     def trainer_running() -> str | None:
+        """The Trainer's host, once its MLMD execution has started (so the kill lands after
+        the launcher recorded the attempt, while the model trains)."""
         task = api.task_instances("penguin", RUN_ID).get(KILLED, {})
-        return task.get("hostname") if task.get("state") == "running" else None
+        if task.get("state") != "running":
+            return None
+        started = [e for e in store.run_executions("penguin", RUN_ID)
+                   if e.node_id == KILLED and e.state == "RUNNING"]
+        return task.get("hostname") if started else None
 
-    host = wait_for("the Trainer to start", trainer_running, timeout=600, every=1)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LOCKGATE_MLMD_PASSWORD", PASSWORD)
+        store = cluster.store()
+    host = wait_for("the Trainer to start", trainer_running, timeout=600, every=0.5)
     worker = host.rsplit("-", 1)[-1]
     os.killpg(cluster.pids()[worker], signal.SIGKILL)
     state = wait_for("the run", lambda: api.finished("penguin", [RUN_ID]), timeout=900, every=5)
