@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pipelines.component import load_callable
-from pipelines.errors import LockgateError
+from pipelines.errors import LockgateError, MetadataError
 from pipelines.graph import Node, Pipeline
 from pipelines.launcher import NodeFailed, NodeResult, Progress, launch, node_cache_key
+from pipelines.metadata.connection import cannot_run
 from pipelines.metadata.store import LineageStore
 from pipelines.resolve import MissingInputError, resolve_inputs, window_of
 from pipelines.run_lock import run_lock
@@ -78,6 +79,9 @@ def run_pipeline(
     """
     started = time.monotonic()
     summary = RunSummary(pipeline.name, run_id or new_run_id())
+    problem = cannot_run(pipeline)
+    if problem:
+        raise MetadataError(problem)
     store = LineageStore(pipeline.config.metadata)
     if resume:
         if not store.run_exists(pipeline.name, summary.run_id):

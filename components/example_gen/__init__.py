@@ -54,6 +54,17 @@ class ExampleGenParams(Params):
         "max(10%, this fraction) before it counts as text.",
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
+    max_row_bytes: int | None = Field(
+        None, gt=0,
+        description="The longest CSV row, in bytes, when one is longer than 1 MiB (a long text "
+        "cell): CSV files are parsed in blocks that must each hold a whole row.",
+    )
+    encoding: str = Field(
+        "utf-8",
+        description="The CSV files' text encoding (latin-1, cp1252, utf-16, ...); they are read "
+        "as UTF-8 after converting. With utf-8, bytes that are not UTF-8 are an error naming "
+        "the file, line and column.",
+    )
     column_types: dict[str, ColumnType] = Field(
         default_factory=dict,
         description="CSV only: force a column's type instead of inferring it, e.g. "

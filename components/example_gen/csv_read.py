@@ -56,10 +56,12 @@ class CsvFile:
 
 
 def read_csv(
-    path: Path, *, delimiter: str, column_types: Mapping[str, str], max_bad_row_fraction: float
+    path: Path, *, delimiter: str, column_types: Mapping[str, str], max_bad_row_fraction: float,
+    encoding: str = "utf-8", max_row_bytes: int | None = None,
 ) -> CsvFile:
-    header = read_header(path, delimiter)
-    table, invalid = _parse(path, delimiter, header, set(column_types))
+    header = read_header(path, delimiter, encoding)
+    table, invalid = _parse(path, delimiter, header, set(column_types), encoding,
+                            max(max_row_bytes or 0, BLOCK_SIZE))
     tolerance = max(NUMERIC_TOLERANCE, max_bad_row_fraction)
     columns: list[pa.ChunkedArray] = []
     malformed: dict[str, np.ndarray] = {}  # column -> row indices of its non-numeric cells
@@ -80,7 +82,8 @@ def read_csv(
 
 
 def _parse(
-    path: Path, delimiter: str, header: list[str], as_text: set[str]
+    path: Path, delimiter: str, header: list[str], as_text: set[str], encoding: str,
+    block_size: int,
 ) -> tuple[pa.Table, list[str]]:
     """Parse with pyarrow's type inference (a typed parse measured ~4x faster than text plus
     casts), reading ``as_text`` columns as text. pyarrow re-converts a column whose later
@@ -97,7 +100,8 @@ def _parse(
         try:
             table = pacsv.read_csv(
                 str(path),
-                read_options=pacsv.ReadOptions(use_threads=True, block_size=BLOCK_SIZE),
+                read_options=pacsv.ReadOptions(use_threads=True, block_size=block_size,
+                                               encoding=encoding),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter,
                                                  invalid_row_handler=on_invalid),
                 convert_options=pacsv.ConvertOptions(
@@ -107,12 +111,18 @@ def _parse(
                     null_values=[""],
                     true_values=[],  # "true" is text, as in TFX; no bool features
                     false_values=[],
-                    check_utf8=False,  # text features are bytes; Latin-1 files are fine
+                    check_utf8=True,  # else a Latin-1 "é" becomes a different feature value
                 ),
             )
-        except (pa.ArrowInvalid, OSError) as exc:
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "UTF-8" in str(exc):
+                raise DataError(_not_utf8(path, delimiter, header)) from exc
+            if "straddle" in str(exc):
+                raise DataError(_row_too_long(path, block_size)) from exc
             raise DataError(f"ExampleGen: {path} cannot be read as CSV: {exc}. Fix the file.") \
                 from exc
+        except OSError as exc:
+            raise DataError(_unreadable(path, exc)) from exc
         odd = {name for name, column in zip(header, table.columns, strict=True)
                if column.type not in _PARSED_TYPES}
         if not odd:
@@ -120,10 +130,20 @@ def _parse(
         as_text |= odd
 
 
-def read_header(path: Path, delimiter: str) -> list[str]:
+def read_header(path: Path, delimiter: str, encoding: str = "utf-8") -> list[str]:
     """The column names from the first line, checked for blanks and duplicates."""
-    with pa.input_stream(str(path), compression="detect") as stream:
-        head = stream.read(_HEADER_BYTES).decode("utf-8-sig", errors="replace")  # as pyarrow
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            raw = stream.read(_HEADER_BYTES)
+    except OSError as exc:
+        raise DataError(_unreadable(path, exc)) from exc
+    first = raw.split(b"\n", 1)[0]
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        first.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise DataError(_not_utf8(path, delimiter, [], raw)) from exc
+    head = raw.decode(codec, errors="replace")
     lines = io.StringIO(head)
     for row in csv.reader(lines, delimiter=delimiter):
         if row:
@@ -143,6 +163,50 @@ def read_header(path: Path, delimiter: str) -> list[str]:
             f"once. Rename the duplicate columns."
         )
     return row
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    """A compressed file cut short (a copy interrupted, a writer not done) or otherwise
+    unreadable: nothing of it is read, so nothing half is ingested."""
+    if "ompress" in str(exc) or path.suffix in (".gz", ".bz2", ".zst", ".lz4"):
+        return (f"ExampleGen: {path} is a truncated or corrupt compressed file ({exc}); it may "
+                "have been cut off in transfer or still be being written. Replace it with a "
+                "whole copy; nothing of it was ingested.")
+    return f"ExampleGen: {path} cannot be read: {exc}"
+
+
+def _row_too_long(path: Path, block_size: int) -> str:
+    """A row longer than a parse block: say how long the longest is and what to set."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        longest, line = 0, 0
+        for number, row in enumerate(io.BufferedReader(stream), start=1):
+            if len(row) > longest:
+                longest, line = len(row), number
+    suggestion = 1 << max(longest, 1).bit_length()
+    return (f"ExampleGen: {path}:{line}: a row of {longest:,} bytes is longer than the CSV "
+            f"parse block ({block_size:,} bytes). Set ExampleGen's `max_row_bytes:` to at least "
+            f"{longest:,} (for example {suggestion}).")
+
+
+def _not_utf8(path: Path, delimiter: str, header: list[str], data: bytes | None = None) -> str:
+    """Where the first byte that is not UTF-8 is (line, column), and what to set."""
+    if data is None:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            data = stream.read()
+    try:
+        data.decode("utf-8")
+        where, bad = "", b""
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        field = data[start:exc.start].count(delimiter.encode())
+        column = (f"column '{header[field]}'" if line > 1 and field < len(header)
+                  else "the header" if line == 1 else f"field {field + 1}")
+        bad = data[exc.start:exc.end]
+        where = f":{line}: {column} has"
+    return (f"ExampleGen: {path}{where or ' has'} bytes that are not UTF-8 ({bad!r}). If the "
+            "file is in another encoding, set ExampleGen's `encoding:` to it (latin-1, cp1252, "
+            "...); otherwise fix the file.")
 
 
 def type_column(

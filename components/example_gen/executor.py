@@ -130,7 +130,8 @@ def _read_tables(
         ctx.progress(index, len(files), f"reading {file.name}")
         if params.format == "csv":
             got = read_csv(file, delimiter=params.delimiter, column_types=params.column_types,
-                           max_bad_row_fraction=params.max_bad_row_fraction)
+                           max_bad_row_fraction=params.max_bad_row_fraction,
+                           encoding=params.encoding, max_row_bytes=params.max_row_bytes)
             tables.append((file, got.table))
             bad.extend(got.bad)
             rows += got.rows

@@ -165,7 +165,11 @@ def run_node(
 ) -> NodeResult:
     """Launch one node and turn its outcome into the Airflow task state (see the module doc)."""
     from pipelines.launcher import NodeFailed, launch
+    from pipelines.metadata.connection import cannot_run
 
+    problem = cannot_run(pipeline)
+    if problem:  # a retry cannot fix it
+        raise AirflowFailException(problem)
     progress = ThrottledProgress(log, node_id)
     try:
         result = launch(pipeline, node_id, run_id, log=log, progress=progress)

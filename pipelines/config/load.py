@@ -11,9 +11,10 @@ from pydantic import BaseModel, ValidationError
 
 from pipelines.component import ComponentSpec, Params
 from pipelines.config.envsubst import expand
-from pipelines.config.models import PipelineConfig
+from pipelines.config.models import PipelineConfig, SqliteMetadata
 from pipelines.config.yaml_source import KeyPath, dotted, line_of, load_with_lines
 from pipelines.errors import ConfigError, ConfigIssue
+from pipelines.home import lockgate_home
 
 
 def parse_config(path: str | Path) -> PipelineConfig:
@@ -56,7 +57,27 @@ def parse_config(path: str | Path) -> PipelineConfig:
     config = config.model_copy(update={"components": entries})
     config._source = file.resolve()
     config._lines = lines
+    outside = _outside_home(config)
+    if outside:
+        raise ConfigError(outside)
     return config
+
+
+def _outside_home(config: PipelineConfig) -> list[ConfigIssue]:
+    """Where the config writes (the pipeline root, the SQLite store) must stay inside
+    LOCKGATE_HOME, symlinks and `..` resolved, unless the config allows it on purpose: a
+    typo'd `${LOCKGATE_HOME}/../x` must not write beside the home unnoticed."""
+    if config.pipeline.allow_outside_home:
+        return []
+    home = lockgate_home().resolve()
+    written: list[tuple[KeyPath, Path]] = []
+    if config.pipeline.root:
+        written.append((("pipeline", "root"), config.root))
+    if isinstance(config.metadata, SqliteMetadata) and config.metadata.path:
+        written.append((("metadata", "path"), config.resolve_path(config.metadata.path)))
+    return [issue_at(config, key, f"{path.resolve()} is outside LOCKGATE_HOME ({home}); keep "
+                     "it inside, or set `pipeline.allow_outside_home: true` if that is meant")
+            for key, path in written if not path.resolve().is_relative_to(home)]
 
 
 def _resolve_components(

@@ -29,6 +29,11 @@ class PipelineSection(Section):
         None,
         description="Where artifacts are written; defaults to $LOCKGATE_HOME/pipelines/<name>.",
     )
+    allow_outside_home: bool = Field(
+        False,
+        description="Let pipeline.root and the SQLite store lie outside $LOCKGATE_HOME (a shared "
+        "volume, say). Off, a path that leaves the home is refused at its line.",
+    )
 
 
 class SqliteMetadata(Section):

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import pipelines.metadata  # noqa: F401 - quiets ML Metadata's connection logs
 from pipelines.errors import LockgateError, MetadataError
 from pipelines.home import lockgate_home
+from pipelines.metadata import unusable_store  # importing it quiets MLMD's connection logs
 
 
 class Store(Protocol):
@@ -64,4 +64,7 @@ def open_store(section: Mapping[str, Any] | None) -> OpenStore:
     try:
         return OpenStore(metadata_store.MetadataStore(config), pb)
     except Exception as exc:
-        raise MetadataError(f"cannot open ML Metadata: {exc}") from exc
+        sqlite = config.WhichOneof("config") == "sqlite"
+        where = (config.sqlite.filename_uri if sqlite else
+                 f"postgresql://{config.postgresql.host}:{config.postgresql.port}")
+        raise MetadataError(unusable_store(where, exc, sqlite)) from exc

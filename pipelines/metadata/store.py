@@ -11,15 +11,17 @@ execution COMPLETE, so a crashed or failed execution can never leave a LIVE arti
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipelines.component import Artifact, ArtifactType, ComponentSpec
-from pipelines.config.models import Metadata
+from pipelines.config.models import Metadata, PostgresMetadata
 from pipelines.errors import MetadataError
-from pipelines.metadata.connection import connection_config
+from pipelines.metadata import unusable_store
+from pipelines.metadata.connection import connection_config, sqlite_path
 
 if TYPE_CHECKING:
     from ml_metadata.metadata_store import metadata_store
@@ -86,6 +88,10 @@ class ExecutionBusy(MetadataError):
     """Another live process is executing the same node of the same run."""
 
 
+_OPEN_ATTEMPTS = 6
+_SCHEMA_RACE = re.compile(r"duplicate key value|already exists|database is locked")
+
+
 class LineageStore:
     """A thin, typed layer over ``ml_metadata.MetadataStore``."""
 
@@ -94,12 +100,24 @@ class LineageStore:
         from ml_metadata.proto import metadata_store_pb2
 
         self.pb = metadata_store_pb2
+        config = connection_config(metadata)
         try:
-            self.mlmd: metadata_store.MetadataStore = metadata_store.MetadataStore(
-                connection_config(metadata)
-            )
+            for attempt in range(_OPEN_ATTEMPTS):
+                try:
+                    self.mlmd: metadata_store.MetadataStore = metadata_store.MetadataStore(config)
+                    break
+                except RuntimeError as exc:
+                    # The first connections to an empty database all create MLMD's schema;
+                    # PostgreSQL lets one win and fails the others on a duplicate type. The
+                    # schema is there once the winner commits: open again.
+                    if attempt + 1 == _OPEN_ATTEMPTS or not _SCHEMA_RACE.search(str(exc)):
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
         except Exception as exc:
-            raise MetadataError(f"cannot open ML Metadata ({metadata.kind}): {exc}") from exc
+            path = sqlite_path(metadata)
+            where = (str(path) if path or not isinstance(metadata, PostgresMetadata)
+                     else f"postgresql://{metadata.host}:{metadata.port}")
+            raise MetadataError(unusable_store(where, exc, path is not None)) from exc
         self._type_ids: dict[str, int] = {}
 
     # ----- writes are retried: SQLite raises "database is locked" under concurrent runs.

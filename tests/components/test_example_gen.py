@@ -629,3 +629,54 @@ def test_each_input_file_has_its_own_fingerprint_for_lineage(tmp_path: Path) -> 
     assert total == fingerprint_paths(files)
     assert each == {str(f): fingerprint_paths([f]) for f in files}
     assert len(set(each.values())) == 3
+
+
+# ----- bad files get a message that names the place and what to set ------------------------
+
+
+def test_bytes_that_are_not_utf8_name_the_line_column_and_encoding(tmp_path: Path) -> None:
+    data = tmp_path / "posts.csv"
+    rows = "".join(f"post{i},{i}\n" for i in range(30))
+    data.write_bytes(("name,likes\n" + rows + "caf\xe9,7\n").encode("latin-1"))
+    with pytest.raises(DataError) as caught:
+        run_example_gen(tmp_path / "utf8", input=str(data))
+    assert (f"{data}:32: column 'name' has bytes that are not UTF-8 (b'\\xe9'). If the file is "
+            "in another encoding, set ExampleGen's `encoding:`") in str(caught.value)
+    # Said so, the file reads, and the cell is the word, in UTF-8.
+    ctx = run_example_gen(tmp_path / "latin", input=str(data), encoding="latin-1")
+    names = {row["name"][0] for split in ("train", "eval")
+             for row in decoded_rows(examples(ctx), split)}
+    assert "café".encode() in names and len(names) == 31
+
+
+def test_a_header_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    data = tmp_path / "posts.csv"
+    data.write_bytes("n\xe4me,likes\nrex,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match=rf"{data}:1: the header has bytes that are not UTF-8"):
+        run_example_gen(tmp_path / "out", input=str(data))
+
+
+def test_a_truncated_gzip_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    whole = gzip.compress(("a,b\n" + "".join(f"{i},x{i}\n" for i in range(3000))).encode())
+    data = tmp_path / "part.csv.gz"
+    data.write_bytes(whole[: len(whole) // 2])  # a copy cut off half way
+    with pytest.raises(DataError) as caught:
+        run_example_gen(tmp_path / "out", input=str(data))
+    assert f"{data} is a truncated or corrupt compressed file" in str(caught.value)
+    assert "Replace it with a whole copy" in str(caught.value)
+    assert not list((tmp_path / "out").rglob("data-*"))
+
+
+def test_a_row_longer_than_a_parse_block_says_what_to_set(tmp_path: Path) -> None:
+    data = tmp_path / "notes.csv"
+    cell = "x" * (3 << 20)  # a 3 MiB text cell: three parse blocks
+    data.write_text("id,note\n" + "".join(f"{i},short\n" for i in range(20)) + f"99,{cell}\n")
+    with pytest.raises(DataError) as caught:
+        run_example_gen(tmp_path / "default", input=str(data))
+    assert (f"{data}:22: a row of {len(cell) + 4:,} bytes is longer than the CSV parse block "
+            "(1,048,576 bytes). Set ExampleGen's `max_row_bytes:` to at least") in str(
+                caught.value)
+    ctx = run_example_gen(tmp_path / "set", input=str(data), max_row_bytes=4 << 20)
+    notes = [row["note"][0] for split in ("train", "eval")
+             for row in decoded_rows(examples(ctx), split)]
+    assert len(notes) == 21 and cell.encode() in notes

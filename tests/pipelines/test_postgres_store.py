@@ -57,3 +57,30 @@ def test_wrong_password_is_a_clear_error(
     monkeypatch.setenv("LOCKGATE_TEST_PG_PASSWORD", "wrong")
     with pytest.raises(MetadataError, match="cannot open ML Metadata"):
         LineageStore(on_postgres(postgres_server, "mlmd_badpass").config.metadata)
+
+
+def _open_at(metadata: PostgresMetadata, start: float) -> int:
+    """Open the store at wall time ``start`` (so every process races), then count its types."""
+    import time
+
+    time.sleep(max(0.0, start - time.time()))
+    return len(LineageStore(metadata).mlmd.get_artifact_types())
+
+
+def test_first_connections_racing_to_create_the_schema_all_open(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four Airflow tasks starting at once on an empty database: PostgreSQL fails all but one
+    schema creation with a duplicate key; every store must still open."""
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    monkeypatch.setenv("LOCKGATE_TEST_PG_PASSWORD", postgres_server.password)
+    metadata = on_postgres(postgres_server, "mlmd_race").config.metadata
+    assert isinstance(metadata, PostgresMetadata)
+    start = time.time() + 3.0
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(6, mp_context=context) as pool:
+        opened = list(pool.map(_open_at, [metadata] * 6, [start] * 6))
+    assert len(opened) == 6

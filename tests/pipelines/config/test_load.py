@@ -187,3 +187,23 @@ def test_one_metadata_section_switches_store_by_environment(
     monkeypatch.setenv("LOCKGATE_MLMD_PORT", "not-a-port")
     [issue] = issues(path)
     assert "metadata.port" in issue
+
+
+def test_paths_a_config_writes_to_stay_inside_the_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("LOCKGATE_HOME", str(home))
+    escaping = MINIMAL.replace("pipeline:\n", "pipeline:\n  root: ${LOCKGATE_HOME}/../x\n", 1)
+    escaping += "metadata: {kind: sqlite, path: /var/tmp/elsewhere.sqlite}\n"
+    issues_found = issues(write(tmp_path, escaping))
+    assert len(issues_found) == 2
+    root_issue, store_issue = issues_found
+    assert f":2: pipeline.root: {tmp_path / 'x'} is outside LOCKGATE_HOME ({home})" in root_issue
+    assert "allow_outside_home: true" in root_issue
+    assert "metadata.path: /var/tmp/elsewhere.sqlite is outside LOCKGATE_HOME" in store_issue
+    # On purpose, it is allowed; inside the home it always was.
+    allowed = escaping.replace("pipeline:\n", "pipeline:\n  allow_outside_home: true\n", 1)
+    assert load_config(write(tmp_path, allowed, "allowed.yaml")).root.resolve() == tmp_path / "x"
+    inside = MINIMAL.replace("pipeline:\n", "pipeline:\n  root: ${LOCKGATE_HOME}/p/../q\n", 1)
+    assert load_config(write(tmp_path, inside, "inside.yaml")).root.resolve() == home / "q"
