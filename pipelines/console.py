@@ -166,7 +166,21 @@ def _print_summary(console: Console, summary: RunSummary, config_path: Path) -> 
         console.print(f"[green bold]OK[/] {summary.pipeline} in {summary.seconds:.1f}s")
 
 
+class _NodeFormatter(logging.Formatter):
+    """``node: message``: Rich already shows the level, so not ``INFO:lockgate.node:...``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        source = record.name.removeprefix("lockgate.")
+        message = record.getMessage()
+        if not message.startswith(f"{source}:"):
+            message = f"{source}: {message}"
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        return message
+
+
 def _quiet_libraries(console: Console) -> None:
     handler = RichHandler(console=console, show_path=False, show_time=False)
+    handler.setFormatter(_NodeFormatter())  # basicConfig would set logging's default format
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("lockgate").setLevel(logging.INFO)

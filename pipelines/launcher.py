@@ -23,6 +23,7 @@ import secrets
 import shutil
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Node, Pipeline
 from pipelines.lineage.snapshot import record_on_run, write_snapshot
 from pipelines.metadata.store import LineageStore
+from pipelines.native_noise import dropped_stderr_lines
 from pipelines.resolve import resolve_inputs
 from pipelines.windows import WindowTooShort
 
@@ -92,6 +94,9 @@ def prepare_heavy_runtime() -> None:
     """Ready this process for the heavy libraries; called before any executor loads."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMA and TFT need Keras 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # google-auth and google-api-core (imported by Beam's GCP IO) warn about grpcio and Python
+    # versions on every import: advice for their maintainers, not for a pipeline's log.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
     skip_gc_at_exit()  # their heap is too big to garbage-collect on the way out
 
 
@@ -100,7 +105,8 @@ def executor_of(spec: ComponentSpec) -> Executor:
     if callable(spec.executor):
         return spec.executor
     try:
-        fn = load_callable(spec.executor)
+        with dropped_stderr_lines():  # TensorFlow's plugin re-registration lines (native_noise)
+            fn = load_callable(spec.executor)
     except (ImportError, AttributeError) as exc:
         raise ComponentDefinitionError(
             f"component '{spec.name}' names its executor {spec.executor}, which cannot be "
