@@ -84,8 +84,9 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         out.properties["quarantine"] = str(quarantine)
         message += (f"; {len(bad):,} malformed rows quarantined to {quarantine} in the "
                     f"Examples artifact")
-        ctx.log.warning("%d malformed rows quarantined to %s: %s", len(bad),
-                        out.path / quarantine, bad_rows.summary(bad))
+        # Not the staging path: it is gone once published. The launcher logs the final uri.
+        ctx.log.warning("%d malformed rows quarantined to %s in the Examples artifact: %s",
+                        len(bad), quarantine, bad_rows.summary(bad))
     seconds = time.monotonic() - started
     ctx.log.info("%s in %.1f s (read %.1f s, %.0f rows/s)", message, seconds, read_s,
                  good / seconds if seconds else 0.0)
