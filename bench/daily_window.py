@@ -126,6 +126,18 @@ Seconds per node (summed over the run and the `RUN.span-N` runs it made first):
 {rows}
 
 Where day N's node time goes: {where}.
+
+Why the goal is out of reach today, measured on this data (2026-12-07):
+- **Evaluator.** Day N runs four TFMA evaluations (candidate and baseline, on the new eval
+  split and on the reference set) where the cold run, with no baseline yet, runs one. One
+  evaluation of 33.5k rows costs ~15.6 s, ~12 s without the country slice; a profile puts
+  most of it in TFMA's per-example metric combiners (`to_label_prediction_example_weight`
+  402k calls, the mean-error and calibration `add_input`s). Beam's multi-processing mode is
+  slower (25 s). Making it faster is issue 17's Evaluator work.
+- **Transform.** It materialises the whole window's transformed examples (700k rows) every
+  day, since the window's new vocabularies and means change every row. Analysis is not the
+  cost: tf.Transform's per-span analyzer cache was tried and measured on the same window
+  (no cache 37.3 s, cache cold 50.7 s, cache warm 36.6 s) and left out.
 """
 
 
