@@ -46,23 +46,12 @@ redis_port=${LOCKGATE_REDIS_PORT:-56379}
 export LOCKGATE_MLMD_PASSWORD=${LOCKGATE_MLMD_PASSWORD:-lockgate}
 
 # --- Airflow: one PostgreSQL DB, the executor, the API server's address and its token secret.
-export AIRFLOW__CORE__DAGS_FOLDER=$repo/dags
-export AIRFLOW__CORE__LOAD_EXAMPLES=False
+. "$repo/infra/airflow-env.sh"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql+psycopg2://lockgate:$LOCKGATE_MLMD_PASSWORD@127.0.0.1:$pg_port/airflow
-export AIRFLOW__API__PORT=$port
-export AIRFLOW__API__HOST=${AIRFLOW__API__HOST:-127.0.0.1}
-export AIRFLOW__API__BASE_URL=http://localhost:$port
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://localhost:$port/execution/
-secret_file=$AIRFLOW_HOME/jwt_secret
-[ -s "$secret_file" ] || (umask 077 && head -c 32 /dev/urandom | base64 >"$secret_file")
-export AIRFLOW__API_AUTH__JWT_SECRET=${AIRFLOW__API_AUTH__JWT_SECRET:-$(cat "$secret_file")}
 # The simple auth manager: one admin; the api-server generates its password once, here.
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated
-# Each Lockgate task is one TensorFlow/Beam process of ~1 GB: a few at a time per machine.
-export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
 export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-4}
-export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2
 if [ "$shape" = celery ]; then
   export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
   export AIRFLOW__CELERY__BROKER_URL=redis://:$LOCKGATE_MLMD_PASSWORD@127.0.0.1:$redis_port/0
@@ -74,10 +63,9 @@ else
   export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 fi
 
-# --- Lockgate: the shipped configs' `metadata:` section reads these (docs/operations.md).
+# --- Lockgate: the shipped configs' `metadata:` section reads these (infra/README.md).
 export LOCKGATE_MLMD_KIND=postgresql LOCKGATE_MLMD_HOST=127.0.0.1 LOCKGATE_MLMD_PORT=$pg_port
 export LOCKGATE_MLMD_DATABASE=lockgate_mlmd LOCKGATE_MLMD_USER=lockgate
-[ -n "${LOCKGATE_CONFIG_DIR:-}" ] && export LOCKGATE_CONFIG_DIR
 
 if [ -x "$repo/.venv/bin/airflow" ]; then export PATH="$repo/.venv/bin:$PATH"; fi
 command -v airflow >/dev/null || { echo "airflow is not installed: run make setup" >&2; exit 3; }

@@ -20,22 +20,8 @@ export AIRFLOW_HOME=${AIRFLOW_HOME:-$LOCKGATE_HOME/airflow}
 port=${AIRFLOW_PORT:-8080}
 mkdir -p "$AIRFLOW_HOME"
 
-export AIRFLOW__CORE__DAGS_FOLDER=$repo/dags
-export AIRFLOW__CORE__LOAD_EXAMPLES=False
+. "$repo/infra/airflow-env.sh"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}
-export AIRFLOW__API__PORT=$port
-export AIRFLOW__API__HOST=${AIRFLOW__API__HOST:-127.0.0.1}
-export AIRFLOW__API__BASE_URL=http://localhost:$port
-# Task processes report to the API server's Execution API: it must follow the port.
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://localhost:$port/execution/
-# One secret shared by the API server (signs task tokens) and the workers (present them).
-secret_file=$AIRFLOW_HOME/jwt_secret
-[ -s "$secret_file" ] || (umask 077 && head -c 32 /dev/urandom | base64 >"$secret_file")
-export AIRFLOW__API_AUTH__JWT_SECRET=${AIRFLOW__API_AUTH__JWT_SECRET:-$(cat "$secret_file")}
-# Heavy libraries read these at import; the launcher sets them too, this keeps logs quiet.
-export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2
-# Task slots: every Lockgate task is one TensorFlow/Beam process of ~1 GB; a laptop runs a few.
-export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
 
 # The project's Airflow: the active environment's (under `uv run`), else the repo's .venv, else
 # through uv (what `make airflow` has just synced). Standalone starts its components as
