@@ -118,6 +118,7 @@ class CheckContext:
     config_dir: Path
     node_id: str
     upstream: Mapping[str, tuple[ComponentSpec, Params]]
+    allow_outside_home: bool = False  # the config's pipeline.allow_outside_home
 
     def resolve_path(self, value: str) -> Path:
         return config_path(self.config_dir, value)
@@ -266,6 +267,9 @@ class ExecutionContext:
     log: logging.Logger
     # Report progress of a long step: (completed, total or None, description).
     progress: Callable[[float, float | None, str], None] = lambda done, total, what: None
+    # The config's pipeline.allow_outside_home: may outputs of its own choosing (a Pusher's
+    # destination) lie outside LOCKGATE_HOME.
+    allow_outside_home: bool = False
 
     def resolve_path(self, value: str) -> Path:
         return config_path(self.config_dir, value)

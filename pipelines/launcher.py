@@ -197,6 +197,7 @@ def launch(
         config_dir=pipeline.config.config_dir,
         log=log,
         progress=progress or (lambda done, total, what: None),
+        allow_outside_home=pipeline.config.pipeline.allow_outside_home,
     )
     log.info("%s: execution %d started", node_id, execution_id)
     try:

@@ -68,7 +68,8 @@ def _component_checks(pipeline: Pipeline, require_data: bool) -> Iterable[Config
                            pipeline.nodes[channel.producer].entry.params)
             for channel in node.channels if channel.producer
         }
-        context = CheckContext(config.config_dir, node.id, upstream)
+        context = CheckContext(config.config_dir, node.id, upstream,
+                               config.pipeline.allow_outside_home)
         for found in check(entry.params, context):
             finding = Finding(*found)
             issue = issue_at(config, ("components", index, "params", *finding.key_path),

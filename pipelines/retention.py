@@ -126,7 +126,8 @@ def _protected_roots(store: LineageStore, pipeline: Pipeline) -> dict[str, set[i
             continue
         params = node.entry.params
         target = serving_target(getattr(params, "destination", None),
-                                getattr(params, "model_name", None) or pipeline.name)
+                                getattr(params, "model_name", None) or pipeline.name,
+                                pipeline.config.pipeline.allow_outside_home)
         manifest = read_manifest(target)
         for version in versions(target):
             held = manifest.get(str(version), {})

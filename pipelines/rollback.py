@@ -82,6 +82,7 @@ def rollback(config_path: Path, to_version: int | None, keep_baseline: bool = Fa
         target = serving_target(
             getattr(params, "destination", None),
             getattr(params, "model_name", None) or pipeline.name,
+            pipeline.config.pipeline.allow_outside_home,
         )
         served = versions(target)
         version = _chosen_version(served, to_version, target.model_dir)

@@ -86,11 +86,13 @@ def serving_root() -> Path:
     return lockgate_home() / "serving"
 
 
-def serving_target(destination: str | None, model_name: str) -> ServingTarget:
+def serving_target(destination: str | None, model_name: str,
+                   allow_outside_home: bool = False) -> ServingTarget:
     """Where to push, with every path checked against traversal.
 
     ``destination``: None is ``$LOCKGATE_HOME/serving``; a relative path lies below it and may
-    not climb out; an absolute path is an explicit choice of serving root, but without ``..``.
+    not climb out; an absolute path is an explicit choice of serving root, but without ``..``,
+    and inside LOCKGATE_HOME unless the config allows it (``pipeline.allow_outside_home``).
     """
     base = serving_root()
     if destination is None:
@@ -103,6 +105,12 @@ def serving_target(destination: str | None, model_name: str) -> ServingTarget:
                 f"directly (relative paths are below {base})"
             )
         root = path if path.is_absolute() else base / path
+        home = lockgate_home()
+        if path.is_absolute() and not allow_outside_home and not _inside(root, home):
+            raise ServingPathError(
+                f"Pusher destination '{destination}' is outside LOCKGATE_HOME ({home}); put "
+                "it inside, or set `pipeline.allow_outside_home: true` if that is meant"
+            )
         if not path.is_absolute() and not _inside(root, base):
             raise ServingPathError(
                 f"Pusher destination '{destination}' resolves to {root.resolve()}, outside the "

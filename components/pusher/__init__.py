@@ -18,7 +18,7 @@ class PusherParams(Params):
         None,
         description="Serving base directory; defaults to $LOCKGATE_HOME/serving. Relative paths "
         "are relative to $LOCKGATE_HOME/serving and may not escape it; no path may contain "
-        "'..'.",
+        "'..'; an absolute one outside $LOCKGATE_HOME needs pipeline.allow_outside_home.",
     )
     model_name: str | None = Field(
         None,
@@ -51,4 +51,5 @@ SPEC = ComponentSpec(
     outputs={"pushed_model": "PushedModel"},
     executor="components.pusher.executor:run",
     description="Pushes a blessed model to <destination>/<model_name>/<version>/.",
+    checks="components.pusher.checks:check",
 )

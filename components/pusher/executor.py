@@ -48,7 +48,8 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
             f"the Model artifact {model.id} has no serving SavedModel at {source}; "
             "re-run the Trainer that produced it"
         )
-    target = serving.serving_target(params.destination, params.model_name or ctx.pipeline_name)
+    target = serving.serving_target(params.destination, params.model_name or ctx.pipeline_name,
+                                    ctx.allow_outside_home)
     identity = {
         "model_id": model.id,
         # The launcher records it on publish; executor tests have none, so compute it.

@@ -400,3 +400,38 @@ def test_rollback_may_serve_an_older_blessing(
     assert refused.superseded and versions(target) == [1]
     restored = push(source, target, {"model_id": 1, "blessing_id": 101}, allow_older=True)
     assert restored.created and versions(target) == [1, 2]
+
+
+def test_an_absolute_destination_outside_the_home_needs_the_config_to_allow_it(
+    tmp_path: Path, lockgate_home: Path, saved_models: dict[str, Path]
+) -> None:
+    outside = tmp_path / "models-elsewhere"
+    with pytest.raises(ServingPathError) as caught:
+        run_pusher(tmp_path, model(saved_models, "a", 1), blessing(tmp_path, 1),
+                   destination=str(outside))
+    assert f"is outside LOCKGATE_HOME ({lockgate_home})" in str(caught.value)
+    assert "pipeline.allow_outside_home: true" in str(caught.value)
+    assert not outside.exists()
+    # Inside the home, an absolute destination is fine; outside, only when allowed.
+    inside, _ = run_pusher(tmp_path, model(saved_models, "a", 1), blessing(tmp_path, 1),
+                           destination=str(lockgate_home / "served"))
+    assert (lockgate_home / "served" / "test" / "1" / "saved_model.pb").is_file()
+    assert inside.outputs["pushed_model"].properties["version"] == 1
+
+
+def test_validate_reports_a_destination_outside_the_home_at_its_line(tmp_path: Path,
+                                                                     lockgate_home: Path) -> None:
+    from pipelines.errors import ConfigError
+    from pipelines.loading import load_config
+    from tests.e2e.configs import component, config_variant
+
+    def elsewhere(config: dict[str, object]) -> None:
+        component(config, "Pusher")["params"]["destination"] = "/srv/models"
+
+    config = config_variant(tmp_path, elsewhere)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    [issue] = [str(i) for i in caught.value.issues if "destination" in str(i)]
+    assert "params.destination: Pusher destination '/srv/models' is outside LOCKGATE_HOME" \
+        in issue
+    assert issue.startswith(f"{config}:")
