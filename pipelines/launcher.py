@@ -23,7 +23,6 @@ import secrets
 import shutil
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +49,7 @@ from pipelines.fingerprint import fingerprint_dir
 from pipelines.graph import Node, Pipeline
 from pipelines.lineage.snapshot import record_on_run, write_snapshot
 from pipelines.metadata.store import LineageStore
-from pipelines.native_noise import dropped_stderr_lines
+from pipelines.native_noise import heavy_imports_quieted
 from pipelines.resolve import resolve_inputs
 from pipelines.windows import WindowTooShort
 
@@ -94,9 +93,6 @@ def prepare_heavy_runtime() -> None:
     """Ready this process for the heavy libraries; called before any executor loads."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFMA and TFT need Keras 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # google-auth and google-api-core (imported by Beam's GCP IO) warn about grpcio and Python
-    # versions on every import: advice for their maintainers, not for a pipeline's log.
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
     skip_gc_at_exit()  # their heap is too big to garbage-collect on the way out
 
 
@@ -105,7 +101,7 @@ def executor_of(spec: ComponentSpec) -> Executor:
     if callable(spec.executor):
         return spec.executor
     try:
-        with dropped_stderr_lines():  # TensorFlow's plugin re-registration lines (native_noise)
+        with heavy_imports_quieted():
             fn = load_callable(spec.executor)
     except (ImportError, AttributeError) as exc:
         raise ComponentDefinitionError(

@@ -1,10 +1,12 @@
-"""Drop known, harmless lines that native libraries print straight to file descriptor 2.
+"""Quiet the known, harmless noise of loading the heavy libraries, and nothing else.
 
-TensorFlow's CPU wheel registers its CUDA plugins (cuFFT, cuDNN, cuBLAS) a second time when
-XLA loads, and logs each as an ERROR line ("Unable to register cuDNN factory ...") from C++,
-below Python's logging and warnings. Only those exact lines are dropped, and only while an
-executor module is imported; everything else printed then is passed through unchanged, so a
-real error is never hidden.
+- TensorFlow's CPU wheel registers its CUDA plugins (cuFFT, cuDNN, cuBLAS) a second time when
+  XLA loads, and logs each as an ERROR line ("Unable to register cuDNN factory ...") from C++,
+  straight to file descriptor 2. Only those exact lines are dropped, and only while the
+  libraries load (an executor module, or the report pages' TFDV); everything else printed then
+  passes through unchanged, so a real error is never hidden.
+- google-auth and google-api-core (imported by Beam's GCP IO) raise FutureWarnings about grpcio
+  and Python versions on import: advice for their maintainers, filtered by module.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -45,3 +48,11 @@ def dropped_stderr_lines(pattern: re.Pattern[str] = PLUGIN_REREGISTRATION) -> It
         os.dup2(real, 2)  # the pipe loses its last writer: the pump reads to the end and stops
         pump.join(timeout=10)
         os.close(real)
+
+
+@contextmanager
+def heavy_imports_quieted() -> Iterator[None]:
+    """Load heavy libraries inside this: their known noise (above) is dropped."""
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+    with dropped_stderr_lines():
+        yield

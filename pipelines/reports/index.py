@@ -22,6 +22,7 @@ from pathlib import Path
 from pipelines.component import Artifact
 from pipelines.graph import Pipeline
 from pipelines.metadata.store import ExecutionRecord, LineageStore
+from pipelines.native_noise import heavy_imports_quieted
 from pipelines.overrides import OverrideRecord, overrides_of
 from pipelines.report_paths import RUN_INDEX as INDEX
 from pipelines.report_paths import run_reports_dir
@@ -61,6 +62,12 @@ def report_dir(pipeline: Pipeline, run_id: str) -> Path:
 def write_run_reports(pipeline: Pipeline, run_id: str,
                       store: LineageStore | None = None) -> RunReports:
     """Write the index of ``run_id`` and every page it links that is missing; return them."""
+    with heavy_imports_quieted():  # the statistics pages load TFDV
+        return _write_run_reports(pipeline, run_id, store)
+
+
+def _write_run_reports(pipeline: Pipeline, run_id: str,
+                       store: LineageStore | None) -> RunReports:
     store = store or LineageStore(pipeline.config.metadata)
     out = report_dir(pipeline, run_id)
     out.mkdir(parents=True, exist_ok=True)

@@ -128,5 +128,15 @@ def test_lineage_in_postgresql_is_whole_and_consistent(
     assert listed.returncode == 0 and PUPDATES_RUN in listed.stdout, listed.stderr
 
 
+def test_task_logs_carry_no_library_noise(cluster: Cluster, finished: dict[str, str]) -> None:
+    logs = sorted((cluster.airflow_home / "logs").glob("dag_id=*/run_id=*/task_id=*/*.log"))
+    assert len(logs) >= 4 * 8, logs  # every task of the four penguin runs, at least
+    for path in logs:
+        text = path.read_text()
+        for noise in ("Unable to register cu", "FutureWarning", "Exception ignored",
+                      "INFO:lockgate"):
+            assert noise not in text, f"{noise!r} in {path}"
+
+
 def test_make_airflow_postgres_stop_ends_every_process(cluster: Cluster) -> None:
     assert_stops_cleanly(cluster)
