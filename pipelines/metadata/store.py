@@ -114,10 +114,11 @@ class LineageStore:
                         raise
                     time.sleep(0.2 * (attempt + 1))
         except Exception as exc:
-            path = sqlite_path(metadata)
-            where = (str(path) if path or not isinstance(metadata, PostgresMetadata)
-                     else f"postgresql://{metadata.host}:{metadata.port}")
-            raise MetadataError(unusable_store(where, exc, path is not None)) from exc
+            if isinstance(metadata, PostgresMetadata):
+                where, sqlite = f"postgresql://{metadata.host}:{metadata.port}", False
+            else:
+                where, sqlite = str(sqlite_path(metadata)), True
+            raise MetadataError(unusable_store(where, exc, sqlite)) from exc
         self._type_ids: dict[str, int] = {}
 
     # ----- writes are retried: SQLite raises "database is locked" under concurrent runs.

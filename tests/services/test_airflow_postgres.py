@@ -101,7 +101,7 @@ def test_penguin_four_at_once_and_pupdates_succeed_through_the_rest_api(
                        for i in PENGUIN_RUNS)]
     latest_start = max(start for start, _ in spans)
     assert sum(end > latest_start for _, end in spans) >= 2, spans
-    for run_id in PENGUIN_RUNS:  # every task ran under the LocalExecutor on this host
+    for run_id in PENGUIN_RUNS:  # no task failed for good (a retried attempt is allowed)
         tasks = cluster.api.task_instances("penguin", run_id)
         assert {t["state"] for t in tasks.values()} <= {"success", "skipped"}, tasks
 
