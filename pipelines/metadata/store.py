@@ -89,7 +89,8 @@ class ExecutionBusy(MetadataError):
 
 
 _OPEN_ATTEMPTS = 6
-_SCHEMA_RACE = re.compile(r"duplicate key value|already exists|database is locked")
+_SCHEMA_RACE = re.compile(
+    r"duplicate key value|already exists|database is locked|concurrent connection")
 
 
 class LineageStore:
