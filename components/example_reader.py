@@ -1,4 +1,5 @@
-"""Read Examples files into Arrow RecordBatches inside a Beam pipeline, one file per element.
+"""Read Examples files into Arrow RecordBatches: in a Beam pipeline one file per element
+(``ReadExamples``), or in this process (``decode_files``).
 
 tfx-bsl's ``TFExampleRecord.BeamSource()`` emits every serialized example as its own Beam
 element and batches them afterwards, so the runner encodes and decodes each of a million
@@ -14,7 +15,10 @@ bytes at a time.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import apache_beam as beam
@@ -23,7 +27,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.coders import example_coder
 from tfx_bsl.tfxio import record_based_tfxio
 
-from components.tfrecord import TFRecordError, read_records
+from components.tfrecord import Records, TFRecordError, read_records
 from pipelines.sdk import DataError
 
 BATCH_ROWS = 8192  # 8192 and 65536 measured the same for TFDV; smaller keeps TFMA's peaks low
@@ -35,6 +39,7 @@ class ReadExamples(beam.PTransform):
     With ``schema``, features decode to the schema's types (as Transform and TFMA need);
     without, types are inferred, so an unknown column still shows up (as TFDV needs).
     ``raw_record_column`` adds each example's serialized bytes as a column (TFMA's input).
+    ``workers``: how many run in parallel (``pipelines.sdk.direct_workers``).
     """
 
     def __init__(
@@ -43,17 +48,21 @@ class ReadExamples(beam.PTransform):
         schema: schema_pb2.Schema | None = None,
         raw_record_column: str | None = None,
         batch_rows: int = BATCH_ROWS,
+        workers: int = 1,
     ) -> None:
         super().__init__()
         if not files:
             raise ValueError("ReadExamples needs at least one file")
-        self._files = list(files)
+        # Fewer files than workers: each file is read by several, each decoding its share of
+        # the batches, or one worker would do all the work downstream of the read.
+        parts = -(-workers // len(files))
+        self._parts = [(path, part, parts) for path in files for part in range(parts)]
         self._decode = _DecodeFile(schema, raw_record_column, batch_rows)
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         return (
             pbegin
-            | "Files" >> beam.Create(self._files)
+            | "Files" >> beam.Create(self._parts)
             # Without it a runner may read every file in the worker that holds the Create.
             | "Spread" >> beam.Reshuffle()
             | "Decode" >> beam.ParDo(self._decode)
@@ -71,25 +80,69 @@ class _DecodeFile(beam.DoFn):
         self._decoder: example_coder.ExamplesToRecordBatchDecoder | None = None
 
     def setup(self) -> None:
-        self._decoder = (
-            example_coder.ExamplesToRecordBatchDecoder(self._schema)
-            if self._schema is not None else example_coder.ExamplesToRecordBatchDecoder()
-        )
+        self._decoder = examples_decoder(self._schema)
 
-    def process(self, path: str) -> Iterator[pa.RecordBatch]:
+    def process(self, element: tuple[str, int, int]) -> Iterator[pa.RecordBatch]:
         assert self._decoder is not None, "setup() runs before process()"
-        try:
-            records, _ = read_records(Path(path))
-        except TFRecordError as exc:
-            raise DataError(
-                f"{path} is not a valid TFRecord file ({exc}); re-run the component that "
-                "wrote it"
-            ) from exc
-        for start in range(0, len(records), self._batch_rows):
-            chunk = records[start:start + self._batch_rows]
-            batch = self._decoder.DecodeBatch(chunk)
-            if self._raw_record_column is not None:
-                batch = record_based_tfxio.AppendRawRecordColumn(
-                    batch, self._raw_record_column, chunk
-                )
-            yield batch
+        path, part, parts = element
+        yield from decode_file(path, self._decoder, self._batch_rows, self._raw_record_column,
+                               part, parts)
+
+
+def examples_decoder(schema: bytes | None = None) -> example_coder.ExamplesToRecordBatchDecoder:
+    """tfx-bsl's decoder: to the serialized schema's types, or inferred types without one."""
+    return (example_coder.ExamplesToRecordBatchDecoder(schema) if schema is not None
+            else example_coder.ExamplesToRecordBatchDecoder())
+
+
+def decode_file(
+    path: str,
+    decoder: example_coder.ExamplesToRecordBatchDecoder,
+    batch_rows: int = BATCH_ROWS,
+    raw_record_column: str | None = None,
+    part: int = 0,
+    parts: int = 1,
+) -> Iterator[pa.RecordBatch]:
+    """One Examples file as RecordBatches of up to ``batch_rows`` rows: of ``parts`` workers
+    reading it, the ``part``-th decodes every ``parts``-th batch."""
+    records = _records(path)
+    for start in range(part * batch_rows, len(records), parts * batch_rows):
+        chunk = records[start:start + batch_rows]
+        batch = decoder.DecodeBatch(chunk)
+        if raw_record_column is not None:
+            batch = record_based_tfxio.AppendRawRecordColumn(batch, raw_record_column, chunk)
+        yield batch
+
+
+def decode_files(
+    files: Sequence[str], schema: bytes | None = None, threads: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The files' examples as RecordBatches, in order, decoded on ``threads`` threads (one per
+    core by default). tfx-bsl's decoder releases the GIL: decoding 200k pupdates rows took
+    1.09 s on one thread and 0.64 s on two."""
+    local = threading.local()
+
+    def decode(chunk: Sequence[bytes]) -> pa.RecordBatch:
+        if not hasattr(local, "decoder"):
+            local.decoder = examples_decoder(schema)
+        return local.decoder.DecodeBatch(chunk)
+
+    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+        reading = pool.submit(_records, files[0]) if files else None
+        for following in [*files[1:], None]:
+            assert reading is not None
+            records = reading.result()
+            # The next file is read (gunzip and checksums) while this one decodes.
+            reading = pool.submit(_records, following) if following else None
+            chunks = (records[i:i + BATCH_ROWS] for i in range(0, len(records), BATCH_ROWS))
+            yield from pool.map(decode, chunks)
+
+
+def _records(path: str) -> Records:
+    try:
+        records, _ = read_records(Path(path))
+    except TFRecordError as exc:
+        raise DataError(
+            f"{path} is not a valid TFRecord file ({exc}); re-run the component that wrote it"
+        ) from exc
+    return records

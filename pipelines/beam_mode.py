@@ -34,6 +34,38 @@ def beam_args_for(configured: Sequence[str], inputs: Mapping[str, list[Artifact]
     return [*configured, *mode]
 
 
+def uses_direct_runner(beam_args: Sequence[str]) -> bool:
+    """Whether Beam would run on this machine's DirectRunner: no ``--runner``, or a direct one.
+
+    A component may then use a library's in-process path, which beats the DirectRunner's
+    per-element work at the sizes one machine holds; any other runner scales out, so it gets
+    the Beam pipeline.
+    """
+    runner = _option(beam_args, "--runner") or "DirectRunner"
+    return runner.lower().removesuffix("runner") in ("direct", "bundlebaseddirect")
+
+
+def direct_workers(beam_args: Sequence[str]) -> int:
+    """How many worker processes the DirectRunner runs in parallel: ``--direct_num_workers`` in
+    multi-processing mode (0 means one per core), else 1 (in-memory mode, or another runner)."""
+    mode = _option(beam_args, "--direct_running_mode")
+    if not uses_direct_runner(beam_args) or mode != "multi_processing":
+        return 1
+    workers = int(_option(beam_args, "--direct_num_workers") or "1")
+    return workers if workers > 0 else os.cpu_count() or 1
+
+
+def _option(beam_args: Sequence[str], name: str) -> str | None:
+    """The last value given for ``name``, as ``--name=value`` or ``--name value``."""
+    value = None
+    for i, arg in enumerate(beam_args):
+        if arg == name and i + 1 < len(beam_args):
+            value = beam_args[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
 def input_rows(inputs: Mapping[str, list[Artifact]]) -> int:
     """Rows of the Examples inputs, from the split counts ExampleGen and Transform record."""
     total = 0

@@ -21,6 +21,7 @@ artifact types and of the serving directory.
 """
 
 from pipelines import layout, serving
+from pipelines.beam_mode import direct_workers, uses_direct_runner
 from pipelines.component import (
     STANDARD_ARTIFACT_TYPES,
     Artifact,
@@ -67,10 +68,12 @@ __all__ = [
     "component",
     "config_path",
     "date_of_span",
+    "direct_workers",
     "fingerprint_dir",
     "fingerprint_paths",
     "layout",
     "load_user_function",
     "serving",
     "span_of_date",
+    "uses_direct_runner",
 ]

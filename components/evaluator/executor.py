@@ -28,7 +28,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.tfxio import tensor_adapter, tf_example_record
 
-from components.evaluator import EvaluatorParams
+from components.evaluator import EvaluatorParams, tfma_fixes
 from components.evaluator.blessing import (
     OVERALL,
     Failure,
@@ -51,7 +51,14 @@ from components.evaluator.eval_config import (
 from components.evaluator.labels import check_labels, label_is_string, with_class_indices
 from components.evaluator.reference import ReferenceSet, baseline_eval_set, golden_set
 from components.example_reader import ReadExamples
-from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
+from pipelines.sdk import (
+    Artifact,
+    DataError,
+    ExecutionContext,
+    ExecutorResult,
+    direct_workers,
+    layout,
+)
 
 REFERENCE_DIR = "reference"  # in the ModelEvaluation: TFMA's output on the reference set
 
@@ -233,7 +240,11 @@ def _run_tfma(
         )
     shared = models if len(models) > 1 else models[0]
     ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
-    with beam.Pipeline(options=PipelineOptions(ctx.beam_args)) as pipeline:
+    if tfma_fixes.FIXED:
+        ctx.log.info("TFMA's merge of %s fixed (components/evaluator/tfma_fixes.py)",
+                     ", ".join(tfma_fixes.FIXED))
+    options = PipelineOptions([*ctx.beam_args, tfma_fixes.BEAM_PLUGIN])
+    with beam.Pipeline(options=options) as pipeline:
         for label, files, output_path in runs:
             extractors = None
             if string_label:  # each model's string label -> its class index (labels.py)
@@ -244,7 +255,7 @@ def _run_tfma(
             _ = (
                 pipeline
                 | f"Read{label or 'Eval'}Examples" >> ReadExamples(
-                    files, schema, tfma.ARROW_INPUT_COLUMN)
+                    files, schema, tfma.ARROW_INPUT_COLUMN, workers=direct_workers(ctx.beam_args))
                 | f"EvaluateAndValidate{label}" >> tfma.ExtractEvaluateAndWriteResults(
                     eval_shared_model=shared,
                     eval_config=eval_config,

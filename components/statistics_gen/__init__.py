@@ -1,4 +1,4 @@
-"""StatisticsGen: TFDV statistics for every split, computed on Beam."""
+"""StatisticsGen: TFDV statistics for every split, in process on the DirectRunner, else on Beam."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class StatisticsGenParams(Params):
         description=(
             "Compute top values and unique counts with TFDV's sketches (about 2x faster on "
             "features with many distinct values; unique counts are estimates within about 1%). "
-            "false counts them exactly."
+            "false counts them exactly, on Beam only, so also on the DirectRunner."
         ),
     )
 

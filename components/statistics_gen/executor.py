@@ -1,8 +1,15 @@
-"""StatisticsGen's executor: TFDV statistics of every split in one Beam pipeline.
+"""StatisticsGen's executor: TFDV statistics of every split, in this process or on Beam.
 
-All splits share one pipeline so the runner schedules them together (one worker start-up, one
-fused graph) instead of paying the DirectRunner's fixed cost once per split. The Beam args
-choose the runner and the DirectRunner mode; bench/beam_modes.py measures the modes.
+On the DirectRunner (no ``--runner`` in the Beam args) the statistics are computed in this
+process: each file is decoded to Arrow RecordBatches and fed to TFDV's own combiner statistics
+generators, whose accumulators are merged and extracted by TFDV's in-memory code. That skips
+Beam's per-element encoding between stages, its floor at these sizes; on a 66k-row pupdates
+split it took 0.62 s against the in-memory DirectRunner's 1.59 s. The statistics are TFDV's
+either way (a test holds the two paths equal).
+
+Any other runner scales out, so it gets one Beam pipeline for all splits: the runner schedules
+them together (one worker start-up, one fused graph). So does ``sketch_top_k: false``, whose
+exact top-k generator is not a combiner and runs on Beam only.
 
 Top values and unique counts come from TFDV's sketches by default (``sketch_top_k``): one
 combine per feature instead of a group-by over every distinct value. On 667k pupdates rows
@@ -20,12 +27,21 @@ from pathlib import Path
 import apache_beam as beam
 import tensorflow_data_validation as tfdv
 from apache_beam.options.pipeline_options import PipelineOptions
+from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from components.example_reader import ReadExamples
+from components.example_reader import ReadExamples, decode_files
 from components.schema_file import read_schema
 from components.statistics_gen import StatisticsGenParams
-from pipelines.sdk import Artifact, DataError, ExecutionContext, ExecutorResult, layout
+from pipelines.sdk import (
+    Artifact,
+    DataError,
+    ExecutionContext,
+    ExecutorResult,
+    direct_workers,
+    layout,
+    uses_direct_runner,
+)
 
 
 def run(ctx: ExecutionContext) -> ExecutorResult:
@@ -45,8 +61,8 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     out = ctx.outputs["statistics"]
     started = time.monotonic()
     ctx.progress(0, len(splits), f"statistics of {', '.join(splits)}")
-    ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
-    compute_statistics(files, out, ctx.beam_args, schema, sketch_top_k=params.sketch_top_k)
+    how = compute_statistics(files, out, ctx.beam_args, schema, sketch_top_k=params.sketch_top_k)
+    ctx.log.info("computed %s", how)
     seconds = time.monotonic() - started
 
     rows = {split: read_statistics(out, split).datasets[0].num_examples for split in splits}
@@ -69,8 +85,11 @@ def compute_statistics(
     beam_args: list[str],
     schema: schema_pb2.Schema | None = None,
     sketch_top_k: bool = True,
-) -> None:
-    """Write ``Split-<split>/FeatureStats.pb`` under ``out`` for every split of ``files``.
+    in_process: bool | None = None,
+) -> str:
+    """Write ``Split-<split>/FeatureStats.pb`` under ``out`` for every split of ``files``, and
+    say how: in this process, or on Beam with which options. ``in_process=None`` chooses as
+    the module says; ``True`` or ``False`` forces a path.
 
     The examples are decoded without the schema, so a column the schema does not know still
     gets statistics (and the validator can report it as new); the schema only guides TFDV,
@@ -79,13 +98,53 @@ def compute_statistics(
     options = tfdv.StatsOptions(experimental_use_sketch_based_topk_uniques=sketch_top_k)
     if schema is not None:
         options.schema = schema
+    if in_process is None:
+        in_process = sketch_top_k and uses_direct_runner(beam_args)
+    if in_process:
+        for split, split_files in files.items():
+            target = layout.split_dir(out, split)
+            target.mkdir(parents=True, exist_ok=True)
+            stats = _statistics_in_process(split, split_files, options)
+            (target / layout.STATS_FILE).write_bytes(stats.SerializeToString())
+        return "in process (DirectRunner)"
+    _beam_statistics(files, out, beam_args, options)
+    return "on Beam: " + " ".join(beam_args)
+
+
+def _statistics_in_process(
+    split: str, files: list[str], options: tfdv.StatsOptions
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """TFDV's in-memory statistics, fed batch by batch: its combiner generators add each
+    batch to their accumulators, so memory holds one file and the sketches. Decoding is most
+    of the work (3.8 s of 5.8 s on 800k pupdates rows), so it runs on every core."""
+    generators = stats_impl.get_generators(options, in_memory=True)
+    accumulators = [generator.create_accumulator() for generator in generators]
+    try:
+        for batch in decode_files(files):
+            accumulators = [
+                generator.add_input(accumulator, batch)
+                for generator, accumulator in zip(generators, accumulators, strict=True)
+            ]
+    except Exception as exc:
+        mixed = _mixed_type_error(str(exc), split)
+        if mixed is None:
+            raise
+        raise mixed from exc
+    return stats_impl.extract_statistics_output(accumulators, generators)
+
+
+def _beam_statistics(
+    files: dict[str, list[str]], out: Artifact, beam_args: list[str],
+    options: tfdv.StatsOptions,
+) -> None:
     pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
     for split, split_files in files.items():
         target = layout.split_dir(out, split)
         target.mkdir(parents=True, exist_ok=True)
         _ = (
             pipeline
-            | f"Read[{split}]" >> ReadExamples(split_files)
+            | f"Read[{split}]" >> ReadExamples(
+                split_files, workers=direct_workers(beam_args))
             | f"Statistics[{split}]" >> tfdv.GenerateStatistics(options)
             | f"Write[{split}]" >> tfdv.WriteStatisticsToBinaryFile(
                 str(target / layout.STATS_FILE)
@@ -106,15 +165,16 @@ _MIXED_TYPES = re.compile(
 _SPLIT_STEP = re.compile(r"while running '(?:[^']*/)?Read\[([^\]]+)\]")
 
 
-def _mixed_type_error(text: str) -> DataError | None:
+def _mixed_type_error(text: str, split: str | None = None) -> DataError | None:
     """tfx-bsl cannot decode a feature whose type changes from one example to the next; say
-    which feature and split, instead of a Beam traceback."""
+    which feature and split (given, or named by the failed Beam step), not a traceback."""
     match = _MIXED_TYPES.search(text)
     if match is None:
         return None
     expected, found, feature = match.groups()
-    split = _SPLIT_STEP.search(text)
-    where = f" in split '{split.group(1)}'" if split else ""
+    if split is None and (step := _SPLIT_STEP.search(text)):
+        split = step.group(1)
+    where = f" in split '{split}'" if split else ""
     return DataError(
         f"feature '{feature}'{where} has values of different types across examples: some are "
         f"{expected}, others {found}. A feature must have one type in every example; fix the "

@@ -32,6 +32,7 @@ from pipelines.sdk import (
     ExecutorResult,
     UserCodeError,
     UserFunction,
+    direct_workers,
     layout,
     load_user_function,
 )
@@ -113,7 +114,8 @@ def _run_pipeline(
     pipeline = beam.Pipeline(options=PipelineOptions(ctx.beam_args))
     with tft_beam.Context(temp_dir=str(temp_dir)):
         raw = {
-            split: pipeline | f"Read[{split}]" >> ReadExamples(split_files, schema)
+            split: pipeline | f"Read[{split}]" >> ReadExamples(
+                split_files, schema, workers=direct_workers(ctx.beam_args))
             for split, split_files in files.items()
         }
         analyze_data = (

@@ -18,6 +18,7 @@ from pipelines.component import Artifact, ExecutionContext, ExecutorResult
 from pipelines.errors import DataError
 from tests.helpers import REPO, executor_context
 from tests.penguin_data import LABEL, PENGUIN_PREPROCESSING, penguin_inputs, run_transform
+from tests.pupdates_data import pupdates_model
 
 PENGUIN_MODEL = REPO / "examples" / "penguin" / "model.py"
 ACCURACY = "sparse_categorical_accuracy"
@@ -205,41 +206,13 @@ def test_pooch_bug_is_not_blessed_by_the_shipped_pupdates_evaluator(
 ) -> None:
     """The Pooch Predictor bug: negative likes outside the US. Its model (pooch_bug: true)
     negates every non-US prediction whatever it learnt, so 2 training steps show it."""
-    import shutil
-
-    import tf_keras as keras
-
     from components.evaluator.executor import run as evaluate_model
-    from components.example_gen.executor import run as example_gen
-    from components.trainer.executor import run as train
-    from pipelines.datagen.pupdates import generate
 
-    [posts] = generate(tmp_path / "data", rows=1500, spans=1, seed=3, drift="none",
-                       missing_fraction=0.0, bad_row_fraction=0.0)
-    gen = executor_context("ExampleGen", tmp_path / "gen", params={"input": str(posts)})
-    example_gen(gen)
-    examples = gen.outputs["examples"]
-    schema = Artifact("Schema", str(tmp_path / "schema"))
-    schema.path.mkdir()
-    shutil.copy(REPO / "schemas" / "pupdates" / "schema.pbtxt", schema.path / "schema.pbtxt")
-    example = REPO / "examples" / "pupdates"
-    transform = run_transform(tmp_path / "transform", (examples, schema),
-                              example / "preprocessing.py")
-    keras.utils.set_random_seed(7)
-    trainer = executor_context(
-        "Trainer", tmp_path / "trainer",
-        params={"module_file": str(example / "model.py"), "label_key": "likes",
-                "train_steps": 2, "eval_steps": 1,
-                "hyperparameters": {"batch_size": 64, "pooch_bug": True}},
-        inputs={"examples": [transform.outputs["transformed_examples"]],
-                "transform_graph": [transform.outputs["transform_graph"]], "schema": [schema]},
-    )
-    train(trainer)
-
+    built = pupdates_model(tmp_path, rows=1500, pooch_bug=True)
     ctx = executor_context(
         "Evaluator", tmp_path / "evaluator",
         params=shipped_evaluator_params(REPO / "configs" / "pupdates.yaml"),
-        inputs={"examples": [examples], "model": [trainer.outputs["model"]], "schema": [schema]},
+        inputs={"examples": [built.examples], "model": [built.model], "schema": [built.schema]},
     )
     result = evaluate_model(ctx)
 

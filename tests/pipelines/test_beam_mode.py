@@ -1,10 +1,20 @@
-"""The DirectRunner mode follows the data's size unless the config chose one."""
+"""The DirectRunner mode follows the data's size unless the config chose one; whether the
+runner is the DirectRunner at all."""
 
 from __future__ import annotations
 
 import json
+import os
 
-from pipelines.beam_mode import IN_MEMORY, MULTI_PROCESSING_FROM_ROWS, beam_args_for
+import pytest
+
+from pipelines.beam_mode import (
+    IN_MEMORY,
+    MULTI_PROCESSING_FROM_ROWS,
+    beam_args_for,
+    direct_workers,
+    uses_direct_runner,
+)
 from pipelines.component import Artifact
 
 
@@ -31,3 +41,29 @@ def test_a_configured_runner_or_mode_is_obeyed() -> None:
     for configured in (["--runner=FlinkRunner"], ["--direct_running_mode=in_memory"],
                        ["--direct_num_workers=4"]):
         assert beam_args_for(configured, big) == configured
+
+
+@pytest.mark.parametrize(("beam_args", "direct"), [
+    ([], True),
+    (IN_MEMORY, True),
+    (["--runner=DirectRunner"], True),
+    (["--runner", "direct"], True),
+    (["--runner=BundleBasedDirectRunner"], True),
+    (["--runner=FlinkRunner", "--flink_master=host:8081"], False),
+    (["--runner", "DataflowRunner"], False),
+    (["--runner=PortableRunner"], False),
+])
+def test_uses_direct_runner(beam_args: list[str], direct: bool) -> None:
+    assert uses_direct_runner(beam_args) is direct
+
+
+@pytest.mark.parametrize(("beam_args", "workers"), [
+    ([], 1),
+    (IN_MEMORY, 1),
+    (["--direct_running_mode=multi_processing", "--direct_num_workers=3"], 3),
+    (["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"], 2),
+    (["--direct_running_mode=multi_processing", "--direct_num_workers=0"], os.cpu_count()),
+    (["--runner=FlinkRunner", "--direct_running_mode=multi_processing"], 1),
+])
+def test_direct_workers(beam_args: list[str], workers: int) -> None:
+    assert direct_workers(beam_args) == workers
