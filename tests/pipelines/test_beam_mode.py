@@ -36,6 +36,14 @@ def test_large_inputs_run_multi_processing_counting_every_split() -> None:
     assert any(a.startswith("--direct_num_workers=") and int(a.split("=")[1]) >= 2 for a in args)
 
 
+def test_rows_count_once_per_model_that_scores_them() -> None:
+    rows = examples(MULTI_PROCESSING_FROM_ROWS * 2 // 3)
+    model = {"model": [Artifact("Model", "/m", 2)]}
+    assert beam_args_for([], rows | model) == IN_MEMORY
+    with_baseline = rows | model | {"baseline_model": [Artifact("Model", "/b", 3)]}
+    assert "--direct_running_mode=multi_processing" in beam_args_for([], with_baseline)
+
+
 def test_a_configured_runner_or_mode_is_obeyed() -> None:
     big = examples(10 * MULTI_PROCESSING_FROM_ROWS)
     for configured in (["--runner=FlinkRunner"], ["--direct_running_mode=in_memory"],
