@@ -60,7 +60,7 @@ airflow-celery-stop:
 bench: setup
 	$(UV) run --frozen python -m bench.run
 
-# The same penguin and pupdates pipelines on the real TFX 1.16, in a venv of their own.
+# The same penguin, pupdates and numeric pipelines on the real TFX 1.16, in a venv of their own.
 bench-tfx: setup
 	PY=$$(bash bench/tfx/setup.sh) && $$PY bench/tfx/run.py
 	$(UV) run --frozen python -m bench.report

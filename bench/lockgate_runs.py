@@ -108,35 +108,38 @@ def tfx_shaped_penguin(work: Path) -> Path:
     return config_variant(directory, edit)
 
 
-def pupdates_data(rows: int, work: Path) -> Path:
-    data = work / f"pupdates-data-{rows}"
+def datagen_data(dataset: str, rows: int, work: Path) -> Path:
+    """One span of ``rows`` rows of a generated data set (pupdates, numeric), default seed."""
+    data = work / f"{dataset}-data-{rows}"
     if not any(data.glob("span-*")):
-        run_process([*LOCKGATE, "datagen", "pupdates", "--rows", str(rows), "--spans", "1",
-                     "--out", str(data)], clean_env(), REPO)
+        run_process([*LOCKGATE, "datagen", dataset, "--rows", str(rows), "--out", str(data)],
+                    clean_env(), REPO)
     return data
 
 
-def pupdates(rows: int, repeats: int, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    """Cold pupdates runs at ``rows`` rows in each Beam DirectRunner mode."""
-    data = pupdates_data(rows, work)
+def scale(dataset: str, rows: int, repeats: int, work: Path,
+          log: Callable[[str], None]) -> dict[str, Any]:
+    """Cold runs of the shipped ``dataset`` config at ``rows`` rows in each Beam DirectRunner
+    mode; its input, ``$LOCKGATE_HOME/data/<dataset>/``, links to the generated data."""
+    data = datagen_data(dataset, rows, work)
     result: dict[str, Any] = {"rows": rows, "modes": {}}
     for mode, beam_args in BEAM_MODES.items():
-        config_dir = work / f"pupdates-{rows}-{mode}"
+        config_dir = work / f"{dataset}-{rows}-{mode}"
         config_dir.mkdir(parents=True, exist_ok=True)
 
         def edit(config: dict[str, Any], beam_args: list[str] = beam_args) -> None:
             config["beam_args"] = beam_args
 
-        config = config_variant(config_dir, edit, source="pupdates")
+        config = config_variant(config_dir, edit, source=dataset)
         runs = []
         for i in range(repeats):
             home = config_dir / f"home-{i}"
             (home / "data").mkdir(parents=True, exist_ok=True)
-            link = home / "data" / "pupdates"
+            link = home / "data" / dataset
             if not link.exists():
                 link.symlink_to(data, target_is_directory=True)
             runs.append(lockgate_run(config, home, "cold"))
-            log(f"pupdates {rows} rows, {mode} {i + 1}/{repeats}: {runs[-1][0].wall_s:.1f}s")
+            log(f"{dataset} {rows} rows, {mode} {i + 1}/{repeats}: {runs[-1][0].wall_s:.1f}s")
         fig = figure(runs)
         # Throughput only where the work grows with the rows (the Trainer runs fixed steps).
         fig["rows_per_s"] = {

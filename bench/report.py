@@ -52,6 +52,59 @@ def whole_run_table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> list
     return lines
 
 
+def tfx_figure_name(dataset: str, rows: int) -> str:
+    """bench/tfx/run.py's name of a data set's figure at a size: pupdates_100k, numeric_1m."""
+    if rows % 1_000_000 == 0:
+        return f"{dataset}_{rows // 1_000_000}m"
+    return f"{dataset}_{rows // 1_000}k"
+
+
+def throughput_table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> list[str]:
+    """Rows per second of each component whose work grows with the rows, beside TFX's."""
+    lines = ["| component | Lockgate rows/s | TFX 1.16 rows/s | Lockgate/TFX throughput |",
+             "|---|---|---|---|"]
+    tfx = {node_id(k): v for k, v in (theirs or {}).get("rows_per_s", {}).items()}
+    for node, speed in ours["rows_per_s"].items():
+        other = tfx.get(node)
+        lines.append(f"| {node} | {speed:,} | {f'{other:,}' if other else '–'} | "
+                     f"{f'{speed / other:.2f}×' if other else '–'} |")
+    return lines
+
+
+def scale_section(title: str, dataset: str, scale: dict[str, Any],
+                  tfx_figures: dict[str, Any]) -> list[str]:
+    """One generated data set at each size: the whole-run and per-component table of its best
+    DirectRunner mode against TFX, the throughput of the components that scale with the rows,
+    and every mode's times."""
+    out = [title, "",
+           "Throughput is rows per second of the components whose work grows with the rows (the "
+           "Trainer runs fixed steps), in the best mode; Lockgate/TFX throughput above 1× is "
+           "faster.", ""]
+    for fig in scale.values():
+        rows = fig["rows"]
+        best = fig["best_mode"]
+        theirs = tfx_figures.get(tfx_figure_name(dataset, rows))
+        default = fig.get("default_mode", "?")
+        out += [f"### {rows:,} rows, best mode `{best}`, default mode `{default}`", "",
+                *whole_run_table(fig["modes"][best], theirs), "",
+                *throughput_table(fig["modes"][best], theirs), "",
+                "| mode | whole process | peak RSS | rows/s by component |",
+                "|---|---|---|---|"]
+        for mode, data in fig["modes"].items():
+            speeds = ", ".join(f"{n} {v:,}" for n, v in data["rows_per_s"].items())
+            out.append(f"| {mode} | {cell(data['wall_s'])} | "
+                       f"{cell(data['peak_rss_mb'], 'MB')} | {speeds} |")
+        out.append("")
+    sizes = sorted(scale.values(), key=lambda f: f["rows"])
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        growth = (large["modes"][large["best_mode"]]["wall_s"]["median"]
+                  / small["modes"][small["best_mode"]]["wall_s"]["median"])
+        out += [f"- Growth from {small['rows']:,} to {large['rows']:,} rows "
+                f"({large['rows'] / small['rows']:.0f}× the data): {growth:.1f}× the time.", ""]
+    return out
+
+
 def stack(result: dict[str, Any] | None) -> str:
     return ", ".join(f"{k} {v}" for k, v in (result or {}).get("versions", {}).items())
 
@@ -118,28 +171,11 @@ def render(result: dict[str, Any], tfx: dict[str, Any] | None) -> str:
                 f"{cell(airflow['outside_components_s']['lockgate_run'])}", ""]
     scale = figures.get("scale")
     if scale:
-        out += ["## 5. Scale: pupdates", ""]
-        for fig in scale.values():
-            rows = fig["rows"]
-            best = fig["best_mode"]
-            tfx_key = {100_000: "pupdates_100k", 1_000_000: "pupdates_1m"}.get(rows, "")
-            default = fig.get("default_mode", "?")
-            out += [f"### {rows:,} rows, best mode `{best}`, default mode `{default}`", "",
-                    *whole_run_table(fig["modes"][best], tfx_figures.get(tfx_key)), "",
-                    "| mode | whole process | peak RSS | rows/s by component |",
-                    "|---|---|---|---|"]
-            for mode, data in fig["modes"].items():
-                speeds = ", ".join(f"{n} {v:,}" for n, v in data["rows_per_s"].items())
-                out.append(f"| {mode} | {cell(data['wall_s'])} | "
-                           f"{cell(data['peak_rss_mb'], 'MB')} | {speeds} |")
-            out.append("")
-        sizes = sorted(scale.values(), key=lambda f: f["rows"])
-        if len(sizes) >= 2:
-            small, large = sizes[0], sizes[-1]
-            growth = (large["modes"][large["best_mode"]]["wall_s"]["median"]
-                      / small["modes"][small["best_mode"]]["wall_s"]["median"])
-            out += [f"- Growth from {small['rows']:,} to {large['rows']:,} rows "
-                    f"({large['rows'] / small['rows']:.0f}× the data): {growth:.1f}× the time.", ""]
+        out += scale_section("## 5. Scale: pupdates", "pupdates", scale, tfx_figures)
+    numeric = figures.get("numeric")
+    if numeric:  # `5b`: the sections after it keep their numbers, which other scripts find
+        out += scale_section("## 5b. Scale: numeric (30 float features, a binary label)",
+                             "numeric", numeric, tfx_figures)
     limit = figures.get("example_gen_limit")
     if limit:
         out += ["## 6. ExampleGen near the limit (goal ≤ 1.5×)", "",
@@ -155,6 +191,12 @@ def render(result: dict[str, Any], tfx: dict[str, Any] | None) -> str:
     if lineage_queries.RESULTS_JSON.exists():
         out += lineage_queries.section(
             json.loads(lineage_queries.RESULTS_JSON.read_text())["figures"])
+    from bench import daily_window, floors  # sections 9 and 10, each also written by its script
+
+    if daily_window.RESULT.exists():
+        out += ["", *daily_window.section(json.loads(daily_window.RESULT.read_text())).splitlines()]
+    if measured := floors.results():
+        out += ["", *floors.section(measured)]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -193,7 +235,8 @@ def write_results_md(result_path: Path) -> None:
 def latest_result() -> Path:
     """The newest Lockgate result file (TFX files end in -tfx.json and are read beside it)."""
     results = sorted(
-        (p for p in RESULTS_MD.parent.glob("results/*.json") if not p.stem.endswith("-tfx")),
+        (p for p in RESULTS_MD.parent.glob("results/[0-9]*.json")  # <date>-<host>.json
+         if not p.stem.endswith("-tfx")),
         key=lambda p: p.stat().st_mtime,
     )
     if not results:

@@ -53,11 +53,16 @@ def figures(repeats: int, work: Path, log: Callable[[str], None]) -> dict[str, C
         "dag_parse": lambda: dag_parse.measure(max(repeats, 5)),
         "airflow": lambda: airflow_overhead.measure(repeats, work, log),
         "scale": lambda: {
-            f"pupdates_{rows}": lockgate_runs.pupdates(rows, repeats, work, log)
+            f"pupdates_{rows}": lockgate_runs.scale("pupdates", rows, repeats, work, log)
+            for rows in (100_000, 1_000_000)
+        },
+        # The second shape (issue 17): 30 floats and a binary label, no slices.
+        "numeric": lambda: {
+            f"numeric_{rows}": lockgate_runs.scale("numeric", rows, repeats, work, log)
             for rows in (100_000, 1_000_000)
         },
         "example_gen_limit": lambda: example_gen_limit.measure(
-            lockgate_runs.pupdates_data(1_000_000, work), repeats),
+            lockgate_runs.datagen_data("pupdates", 1_000_000, work), repeats),
     }
 
 

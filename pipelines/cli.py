@@ -87,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     pupdates.add_argument("--bad-row-fraction", type=float, default=0.0,
                           help="fraction of malformed rows (wrong column count, text in numbers)")
     pupdates.set_defaults(handler=_datagen_pupdates)
+    numeric = datasets.add_parser(
+        "numeric", help="30 float features and a binary label, one CSV (span-1/numeric.csv)"
+    )
+    numeric.add_argument("--out", type=Path, required=True)
+    numeric.add_argument("--rows", type=int, required=True)
+    numeric.add_argument("--seed", type=int, default=0)
+    numeric.set_defaults(handler=_datagen_numeric)
 
     gc = commands.add_parser(
         "gc", help="delete artifacts outside a retention policy (never what serving, the "
@@ -281,6 +288,13 @@ def _datagen_pupdates(args: argparse.Namespace) -> int:
     )
     for path in files:
         print(f"wrote {path}")
+    return 0
+
+
+def _datagen_numeric(args: argparse.Namespace) -> int:
+    from pipelines.datagen.numeric import generate
+
+    print(f"wrote {generate(args.out, args.rows, args.seed)}")
     return 0
 
 

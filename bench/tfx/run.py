@@ -4,9 +4,9 @@
     $PY bench/tfx/run.py [--figures penguin_cold,import_tfx] [--repeats 3] [--out FILE]
 
 Every figure times whole fresh processes (imports included), as the Lockgate side does:
-penguin_pipeline.py / pupdates_pipeline.py on fresh homes (pipeline root + SQLite MLMD), and
-`python -c "import tfx.v1"`. Peak RSS is each child's own (os.wait4), per-component seconds come
-from the MLMD executions of the run (creation to last update). Writes
+penguin_pipeline.py / pupdates_pipeline.py / numeric_pipeline.py on fresh homes (pipeline root +
+SQLite MLMD), and `python -c "import tfx.v1"`. Peak RSS is each child's own (os.wait4),
+per-component seconds come from the MLMD executions of the run (creation to last update). Writes
 bench/results/<date>-<host>-tfx.json by default, next to the Lockgate result bench/report.py
 pairs it with; an existing file is updated figure by figure, so partial runs accumulate.
 """
@@ -35,10 +35,15 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 RESULTS = REPO / "bench" / "results"
 PENGUIN_SCHEMA = REPO / "schemas" / "penguin" / "schema.pbtxt"
-FIGURES = ("penguin_cold", "penguin_second", "penguin_cached", "import_tfx", "pupdates_100k",
-           "pupdates_1m")
-DEFAULT_FIGURES = ("penguin_cold", "penguin_cached", "import_tfx", "pupdates_100k", "pupdates_1m")
-PUPDATES_ROWS = {"pupdates_100k": 100_000, "pupdates_1m": 1_000_000}
+# The generated data sets at two sizes each: (data set, rows). Each has <data set>_pipeline.py.
+SCALE_FIGURES = {
+    "pupdates_100k": ("pupdates", 100_000),
+    "pupdates_1m": ("pupdates", 1_000_000),
+    "numeric_100k": ("numeric", 100_000),
+    "numeric_1m": ("numeric", 1_000_000),
+}
+FIGURES = ("penguin_cold", "penguin_second", "penguin_cached", "import_tfx", *SCALE_FIGURES)
+DEFAULT_FIGURES = ("penguin_cold", "penguin_cached", "import_tfx", *SCALE_FIGURES)
 PACKAGES = ("tfx", "tensorflow", "tf-keras", "tensorflow-data-validation",
             "tensorflow-transform", "tensorflow-model-analysis", "tfx-bsl", "ml-metadata",
             "apache-beam", "pyarrow", "numpy", "pandas", "protobuf")
@@ -202,17 +207,18 @@ class Bench:
                 "peak_rss_mb": summary([r.peak_rss_mb for r in runs], digits=1),
                 "components": {}}
 
-    def pupdates(self, rows: int, repeats: int, data: Path) -> dict[str, Any]:
+    def scale(self, dataset: str, rows: int, repeats: int, data: Path) -> dict[str, Any]:
+        """``<dataset>_pipeline.py`` on ``rows`` generated rows, each run on a fresh home."""
         runs = []
         for i in range(repeats):
-            home = self.fresh_home(f"pupdates-{rows}-{i}")
-            runs.append(self.pipeline("pupdates_pipeline.py", home, f"pupdates-{rows}-{i}",
-                                      "--data", str(data)))
-            self.log(f"pupdates {rows:,} rows {i + 1}/{repeats}: "
+            label = f"{dataset}-{rows}-{i}"
+            home = self.fresh_home(label)
+            runs.append(self.pipeline(f"{dataset}_pipeline.py", home, label, "--data", str(data)))
+            self.log(f"{dataset} {rows:,} rows {i + 1}/{repeats}: "
                      f"{runs[-1].process.wall_s:.1f}s")
             shutil.rmtree(home, ignore_errors=True)
         fig = figure(runs, rows=rows, beam_args=self.beam_args,
-                     schema="imported schemas/pupdates/schema.pbtxt")
+                     schema=f"imported schemas/{dataset}/schema.pbtxt")
         # Throughput only where the work grows with the rows (the Trainer runs fixed steps).
         fig["rows_per_s"] = {node: round(rows / t["median"])
                              for node, t in fig["components"].items()
@@ -222,32 +228,39 @@ class Bench:
 
 # --- data --------------------------------------------------------------------------------------
 
-def pupdates_data(rows: int, cache: Path, log: Callable[[str], None]) -> tuple[Path, str]:
+def datagen_data(dataset: str, rows: int, cache: Path,
+                 log: Callable[[str], None]) -> tuple[Path, str]:
     """The generator's file (default seed, one span, as the Lockgate harness generates it) and a
-    TFX-readable copy of it; returns the copy's folder and the original file's sha256.
+    TFX-readable version of it; returns the latter's folder and the original file's sha256.
 
-    The copy differs only in its header line, unquoted: CsvExampleGen splits the header on
-    commas without unquoting it. The data rows are byte-identical, and the generator is
-    deterministic, so the files are kept between runs.
+    The TFX version differs only in its header line, unquoted: CsvExampleGen splits the header
+    on commas without unquoting it. pupdates' header is quoted, so TFX gets a copy; numeric's is
+    plain, so TFX gets a hard link to the same file. The data rows are byte-identical, and the
+    generators are deterministic, so the files are kept between runs.
     """
-    raw, tfx_dir = cache / f"pupdates-{rows}", cache / f"pupdates-{rows}-tfx"
+    raw, tfx_dir = cache / f"{dataset}-{rows}", cache / f"{dataset}-{rows}-tfx"
     done = tfx_dir / ".complete"
     if not done.is_file():
         shutil.rmtree(raw, ignore_errors=True)
         shutil.rmtree(tfx_dir, ignore_errors=True)
-        log(f"generating pupdates data, {rows:,} rows")
+        log(f"generating {dataset} data, {rows:,} rows")
         uv = [shutil.which("uv")] if shutil.which("uv") else ["python3", "-m", "uv"]
-        run_process([*uv, "run", "--frozen", "lockgate", "datagen", "pupdates",
-                     "--rows", str(rows), "--spans", "1", "--out", str(raw)],
-                    cache / f"datagen-{rows}.log")
-        for source in sorted(raw.glob("span-*/posts.csv")):
+        run_process([*uv, "run", "--frozen", "lockgate", "datagen", dataset,
+                     "--rows", str(rows), "--out", str(raw)],
+                    cache / f"datagen-{dataset}-{rows}.log")
+        for source in sorted(raw.glob("span-*/*.csv")):
             target = tfx_dir / source.parent.name / source.name
             target.parent.mkdir(parents=True)
-            with source.open("rb") as src, target.open("wb") as dst:
-                dst.write(src.readline().replace(b'"', b""))
-                shutil.copyfileobj(src, dst, 16 << 20)
+            with source.open("rb") as src:
+                header = src.readline()
+                if b'"' not in header:
+                    os.link(source, target)
+                    continue
+                with target.open("wb") as dst:
+                    dst.write(header.replace(b'"', b""))
+                    shutil.copyfileobj(src, dst, 16 << 20)
         digest = hashlib.sha256()
-        with next(raw.glob("span-*/posts.csv")).open("rb") as f:
+        with next(raw.glob("span-*/*.csv")).open("rb") as f:
             while chunk := f.read(16 << 20):
                 digest.update(chunk)
         done.write_text(digest.hexdigest())
@@ -278,7 +291,8 @@ def main() -> None:
                         f"(default: {','.join(DEFAULT_FIGURES)})")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (default 3)")
     parser.add_argument("--repeats-1m", type=int,
-                        help="runs of pupdates_1m (default: --repeats; each takes ~4 min)")
+                        help="runs of pupdates_1m and numeric_1m (default: --repeats; each "
+                        "takes minutes)")
     parser.add_argument("--out", type=Path, help="default: bench/results/<date>-<host>-tfx.json")
     parser.add_argument("--work", type=Path,
                         help="scratch folder (default: $LOCKGATE_HOME/bench/tfx-work)")
@@ -329,12 +343,13 @@ def main() -> None:
         result["figures"]["import_tfx"] = bench.import_tfx(args.repeats)
         note_repeats("import_tfx", args.repeats)
         save()
-    for name, rows in PUPDATES_ROWS.items():
+    for name, (dataset, rows) in SCALE_FIGURES.items():
         if name not in wanted:
             continue
-        repeats = args.repeats_1m if name == "pupdates_1m" and args.repeats_1m else args.repeats
-        data, sha256 = pupdates_data(rows, work / "data", log)
-        result["figures"][name] = {**bench.pupdates(rows, repeats, data), "data_sha256": sha256}
+        repeats = args.repeats_1m if name.endswith("_1m") and args.repeats_1m else args.repeats
+        data, sha256 = datagen_data(dataset, rows, work / "data", log)
+        result["figures"][name] = {**bench.scale(dataset, rows, repeats, data),
+                                   "data_sha256": sha256}
         note_repeats(name, repeats)
         save()
     log(f"wrote {out}")

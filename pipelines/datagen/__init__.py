@@ -1,1 +1,2 @@
-"""Data for the shipped example pipelines: the prepared penguins CSV and the pupdates generator."""
+"""Data for the shipped example pipelines: the prepared penguins CSV and the pupdates and numeric
+generators."""
