@@ -25,14 +25,11 @@ from typing import BinaryIO
 
 import numpy as np
 
-from components.tfrecord import gzip_member
+from components.tfrecord import GZIP_LEVEL, gzip_member
 from pipelines.sdk import layout
 
 ROWS_PER_SHARD = 500_000
 MAX_SHARDS = 64
-# zlib level 1 writes files ~40% larger than level 6 in a third of the time (measured on
-# pupdates); the files are intermediate data, read a few times by the next components.
-GZIP_LEVEL = 1
 
 
 @dataclass

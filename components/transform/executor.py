@@ -25,6 +25,7 @@ from tfx_bsl.public import tfxio
 
 from components.example_reader import ReadExamples
 from components.transform import TransformParams
+from components.transform.tfrecord_sink import WriteTransformed
 from pipelines.sdk import (
     Artifact,
     DataError,
@@ -139,16 +140,8 @@ def _run_pipeline(
             transformed = ((raw[split], adapter_config), transform_fn) | (
                 f"Transform[{split}]" >> tft_beam.TransformDataset(output_record_batches=True)
             )
-            _ = (
-                transformed
-                | f"Encode[{split}]" >> tft_beam.EncodeTransformedDataset()
-                | f"Count[{split}]" >> beam.Map(_counted, counter)
-                | f"Write[{split}]" >> beam.io.WriteToTFRecord(
-                    str(out_dir / "data"),
-                    file_name_suffix=".tfrecord.gz",
-                    compression_type=beam.io.filesystem.CompressionTypes.GZIP,
-                )
-            )
+            _ = transformed | f"Write[{split}]" >> WriteTransformed(
+                str(out_dir / "data"), counter)
     result = pipeline.run()
     result.wait_until_finish()
     # The raw schema beside the graph: the Trainer parses serving requests with it.
@@ -177,11 +170,6 @@ class _WithFeatureHints:
 
     def __call__(self, inputs: dict[str, Any]) -> Any:
         return self.fn(_RawFeatures(inputs))
-
-
-def _counted(record: bytes, counter: Any) -> bytes:
-    counter.inc()
-    return record
 
 
 def _rows_metric(split: str) -> str:
