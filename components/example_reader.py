@@ -127,13 +127,14 @@ def decode_files(
             local.decoder = examples_decoder(schema)
         return local.decoder.DecodeBatch(chunk)
 
+    if not files:
+        return
     with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
-        reading = pool.submit(_records, files[0]) if files else None
+        reading = pool.submit(_records, files[0])
         for following in [*files[1:], None]:
-            assert reading is not None
             records = reading.result()
-            # The next file is read (gunzip and checksums) while this one decodes.
-            reading = pool.submit(_records, following) if following else None
+            if following is not None:  # read (gunzip, checksums) while this one decodes
+                reading = pool.submit(_records, following)
             chunks = (records[i:i + BATCH_ROWS] for i in range(0, len(records), BATCH_ROWS))
             yield from pool.map(decode, chunks)
 

@@ -92,3 +92,44 @@ def test_a_corrupt_file_is_an_error_naming_it(tmp_path: Path) -> None:
     with (pytest.raises(Exception, match=f"{path.name} is not a valid TFRecord file"),
           beam.Pipeline() as pipeline):
         _ = pipeline | ReadExamples([str(path)])
+
+
+def test_a_file_shared_by_workers_yields_every_row_once(tmp_path: Path) -> None:
+    """Three workers, one file of 50 rows in 7-row batches: each decodes every third batch."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from components.example_reader import ReadExamples
+
+    examples = examples_artifact(tmp_path, {"eval": ROWS})
+    files = layout.examples_files(examples, "eval")
+    assert len(files) == 1
+    with beam.Pipeline() as pipeline:
+        masses = (pipeline | ReadExamples(files, batch_rows=7, workers=3)
+                  | beam.FlatMap(lambda b: [v[0] for v in b.column("mass").to_pylist()]))
+        assert_that(masses, equal_to([row["mass"] for row in ROWS]))
+
+
+def test_decode_files_gives_every_row_in_file_order(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from components.example_reader import decode_files
+
+    examples = examples_artifact(tmp_path, {"train": []})
+    write_split(examples, "train", ROWS, shards=3)
+    files = layout.examples_files(examples, "train")
+    table = pa.Table.from_batches(list(decode_files(files, threads=2)))
+    expected = [row["mass"] for shard in range(3) for row in ROWS[shard::3]]
+    assert [v[0] for v in table.column("mass").to_pylist()] == expected
+    assert list(decode_files([])) == []
+
+
+def test_decode_files_names_a_corrupt_file(tmp_path: Path) -> None:
+    from components.example_reader import decode_files
+    from pipelines.errors import DataError
+
+    examples = examples_artifact(tmp_path, {"train": ROWS})
+    path = Path(layout.examples_files(examples, "train")[0])
+    path.write_bytes(b"\x00" * 40)
+    with pytest.raises(DataError, match=f"{path.name} is not a valid TFRecord file"):
+        list(decode_files([str(path)]))
