@@ -30,7 +30,7 @@ from typing import Any
 
 from bench.lockgate_runs import LOCKGATE, REPO, lockgate_home
 from bench.measure import clean_env, run_process, summary
-from bench.report import RESULTS_MD
+from bench.report import replace_section
 from tests.e2e.configs import component, config_variant
 
 RESULT = Path(__file__).resolve().parent / "results" / "daily_window" / "latest.json"
@@ -147,17 +147,6 @@ Why the goal is out of reach, measured on this data (2026-12-07):
 """
 
 
-def write_section(text: str) -> None:
-    current = RESULTS_MD.read_text()
-    if SECTION in current:
-        start = current.index(SECTION)
-        end = current.find("\n## ", start + len(SECTION))
-        current = current[:start] + text.rstrip() + "\n" + (current[end:] if end != -1 else "")
-    else:
-        current = current.rstrip() + "\n\n" + text
-    RESULTS_MD.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
@@ -171,7 +160,7 @@ def main() -> None:
             result = measure(args.rows, args.repeats, Path(work))
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
-    write_section(section(result))
+    replace_section(SECTION, section(result).rstrip().splitlines())
     print(json.dumps({k: result[k] for k in ("cold_s", "day_n_s", "ratio", "met")}, indent=2))
 
 

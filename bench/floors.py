@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ import numpy as np
 from bench.example_gen_limit import read_and_encode
 from bench.lockgate_runs import LOCKGATE, lockgate_run
 from bench.measure import clean_env, run_process, summary
-from bench.report import RESULTS_MD
+from bench.report import replace_section
 from tests.e2e.configs import REPO, component, config_variant
 
 RESULTS = Path(__file__).resolve().parent / "results" / "floors"
@@ -300,19 +299,6 @@ def results() -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: (r["dataset"], r["rows"]))
 
 
-def update_results_md() -> None:
-    text = RESULTS_MD.read_text().rstrip()
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith(SECTION)), None)
-    if start is None:
-        lines += ["", *section(results())]
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if re.match(r"## \d+\.", lines[j])),
-                   len(lines))
-        lines[start:end] = [*section(results()), *([""] if end < len(lines) else [])]
-    RESULTS_MD.write_text("\n".join(lines).rstrip() + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="pupdates")
@@ -325,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(args.dataset, args.rows, args.repeats)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.dataset}-{args.rows}.json").write_text(json.dumps(result, indent=2) + "\n")
-    update_results_md()
+    replace_section(SECTION, section(results()))
     print(json.dumps(result, indent=2))
     return 0
 

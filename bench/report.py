@@ -71,6 +71,11 @@ def throughput_table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> lis
     return lines
 
 
+def main_mode(fig: dict[str, Any]) -> str:
+    """The mode a size's tables show: the shipped config's, else (older results) the best."""
+    return str(fig.get("main_mode", fig["best_mode"]))
+
+
 def scale_section(title: str, dataset: str, scale: dict[str, Any],
                   tfx_figures: dict[str, Any]) -> list[str]:
     """One generated data set at each size: the whole-run and per-component table of its best
@@ -78,16 +83,16 @@ def scale_section(title: str, dataset: str, scale: dict[str, Any],
     and every mode's times."""
     out = [title, "",
            "Throughput is rows per second of the components whose work grows with the rows (the "
-           "Trainer runs fixed steps), in the best mode; Lockgate/TFX throughput above 1× is "
-           "faster.", ""]
+           "Trainer runs fixed steps), in the mode named in each heading; Lockgate/TFX "
+           "throughput above 1× is faster. `shipped` is the config as shipped, where each step "
+           "picks its DirectRunner mode by its data's size; TFX runs in its default mode.", ""]
     for fig in scale.values():
         rows = fig["rows"]
-        best = fig["best_mode"]
+        main = main_mode(fig)
         theirs = tfx_figures.get(tfx_figure_name(dataset, rows))
-        default = fig.get("default_mode", "?")
-        out += [f"### {rows:,} rows, best mode `{best}`, default mode `{default}`", "",
-                *whole_run_table(fig["modes"][best], theirs), "",
-                *throughput_table(fig["modes"][best], theirs), "",
+        out += [f"### {rows:,} rows, mode `{main}`", "",
+                *whole_run_table(fig["modes"][main], theirs), "",
+                *throughput_table(fig["modes"][main], theirs), "",
                 "| mode | whole process | peak RSS | rows/s by component |",
                 "|---|---|---|---|"]
         for mode, data in fig["modes"].items():
@@ -98,8 +103,8 @@ def scale_section(title: str, dataset: str, scale: dict[str, Any],
     sizes = sorted(scale.values(), key=lambda f: f["rows"])
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
-        growth = (large["modes"][large["best_mode"]]["wall_s"]["median"]
-                  / small["modes"][small["best_mode"]]["wall_s"]["median"])
+        growth = (large["modes"][main_mode(large)]["wall_s"]["median"]
+                  / small["modes"][main_mode(small)]["wall_s"]["median"])
         out += [f"- Growth from {small['rows']:,} to {large['rows']:,} rows "
                 f"({large['rows'] / small['rows']:.0f}× the data): {growth:.1f}× the time.", ""]
     return out
@@ -197,6 +202,10 @@ def render(result: dict[str, Any], tfx: dict[str, Any] | None) -> str:
         out += ["", *daily_window.section(json.loads(daily_window.RESULT.read_text())).splitlines()]
     if measured := floors.results():
         out += ["", *floors.section(measured)]
+    from bench import scale_run  # section 11, written by `python -m bench.scale_run`
+
+    if scale_run.RESULT.exists():
+        out += ["", *scale_run.section(json.loads(scale_run.RESULT.read_text()))]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -224,6 +233,20 @@ def reference_eval_section(figures: dict[str, Any]) -> list[str]:
         f"**{figures['extra_ratio']:.2f}×** the Evaluator's time without it.",
         *([f"- {figures['note']}"] if figures.get("note") else []), "",
     ]
+
+
+def replace_section(title: str, lines: list[str]) -> None:
+    """Put ``lines`` in place of the section of RESULTS.md that starts with ``title`` (up to the
+    next ``## `` heading), or at the end: scripts run on their own update their section only."""
+    current = RESULTS_MD.read_text().rstrip().splitlines()
+    start = next((i for i, line in enumerate(current) if line.startswith(title)), None)
+    if start is None:
+        current += ["", *lines]
+    else:
+        end = next((j for j in range(start + 1, len(current)) if current[j].startswith("## ")),
+                   len(current))
+        current[start:end] = [*lines, *([""] if end < len(current) else [])]
+    RESULTS_MD.write_text("\n".join(current).rstrip() + "\n")
 
 
 def write_results_md(result_path: Path) -> None:

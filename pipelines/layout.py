@@ -57,6 +57,12 @@ def split_names(artifact: Artifact) -> list[str]:
     )
 
 
+def split_rows(artifact: Artifact) -> dict[str, int]:
+    """The artifact's rows per split, from its ``split_rows`` property; {} if none is recorded."""
+    raw = artifact.properties.get("split_rows")
+    return {name: int(rows) for name, rows in json.loads(raw).items()} if raw else {}
+
+
 def examples_files(artifact: Artifact, split: str) -> list[str]:
     return sorted(str(p) for p in split_dir(artifact, split).glob(EXAMPLES_GLOB))
 

@@ -49,6 +49,7 @@ from components.evaluator.eval_config import (
     metric_names,
 )
 from components.evaluator.labels import check_labels, label_is_string, with_class_indices
+from components.evaluator.lean_extracts import reads_after_unbatch, with_lean_extracts
 from components.evaluator.reference import ReferenceSet, baseline_eval_set, golden_set
 from components.example_reader import ReadExamples
 from pipelines.sdk import (
@@ -243,15 +244,18 @@ def _run_tfma(
     if tfma_fixes.FIXED:
         ctx.log.info("TFMA's merge of %s fixed (components/evaluator/tfma_fixes.py)",
                      ", ".join(tfma_fixes.FIXED))
+    reads = reads_after_unbatch(eval_config, schema)
+    if reads is not None:
+        ctx.log.info("TFMA unbatches only the features read after it: %s",
+                     ", ".join(sorted(reads.features)) or "none")
     options = PipelineOptions([*ctx.beam_args, tfma_fixes.BEAM_PLUGIN])
     with beam.Pipeline(options=options) as pipeline:
         for label, files, output_path in runs:
-            extractors = None
+            extractors = with_lean_extracts(tfma.default_extractors(
+                eval_shared_model=shared, eval_config=eval_config, tensor_adapter_config=adapter,
+            ), reads)
             if string_label:  # each model's string label -> its class index (labels.py)
-                extractors = with_class_indices(tfma.default_extractors(
-                    eval_shared_model=shared, eval_config=eval_config,
-                    tensor_adapter_config=adapter,
-                ))
+                extractors = with_class_indices(extractors)
             _ = (
                 pipeline
                 | f"Read{label or 'Eval'}Examples" >> ReadExamples(

@@ -1,0 +1,196 @@
+"""Figure 11: the numeric data set at 1M and 10M rows, one whole `lockgate run` each, with the
+peak memory of the whole process tree.
+
+A DirectRunner in multi-processing mode runs its Beam workers as child processes, so GNU time's
+peak RSS (one process) says nothing about the whole. Here a sampler sums the RSS of the run's
+process and all of its descendants every 0.2 s; the peak of that sum is the figure (the goal is
+3 GB at 10M rows). Each node's own peak comes from the samples taken between its execution's
+creation and its last state change in ML Metadata.
+
+    uv run --frozen python -m bench.scale_run [--rows 1000000 10000000] [--keep DIR]
+
+Writes ``bench/results/scale_run/latest.json`` and section 11 of ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.lockgate_runs import LOCKGATE, datagen_data, lockgate_home
+from bench.measure import clean_env
+from bench.report import replace_section
+from tests.e2e.configs import REPO, component, config_variant
+
+RESULT = Path(__file__).resolve().parent / "results" / "scale_run" / "latest.json"
+SECTION = "## 11. Scale: numeric at 10M rows (goal: completes, peak RSS ≤ 3 GB)"
+GOAL_MB = 3 * 1024
+INTERVAL_S = 0.2
+
+
+class TreeRss:
+    """Samples the summed RSS of a process and its descendants until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.samples: list[tuple[float, float, int]] = []  # (epoch s, MB, processes)
+        self._root = psutil.Process(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                processes = [self._root, *self._root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0
+            for process in processes:
+                try:
+                    total += process.memory_info().rss
+                except psutil.NoSuchProcess:  # a worker that ended between the two calls
+                    continue
+            self.samples.append((time.time(), total / 2**20, len(processes)))
+            self._stop.wait(INTERVAL_S)
+
+    def peak(self, start: float = 0.0, end: float = float("inf")) -> tuple[float, int]:
+        """The largest summed RSS (MB) between two epoch times, and how many processes then."""
+        inside = [(mb, n) for t, mb, n in self.samples if start <= t <= end]
+        return max(inside, default=(0.0, 0))
+
+
+def config(work: Path, data: Path) -> Path:
+    def edit(config: dict[str, Any]) -> None:
+        component(config, "ExampleGen")["params"]["input"] = str(
+            data / "span-{SPAN}" / "numeric.csv")
+
+    directory = work / f"cfg-{data.name}"
+    directory.mkdir(parents=True, exist_ok=True)
+    return config_variant(directory, edit, source="numeric")
+
+
+def node_windows(config_path: Path, home: Path, run_id: str) -> dict[str, tuple[float, float]]:
+    """Each node's (start, end) epoch seconds in the run, from ML Metadata."""
+    from pipelines.loading import load_config
+    from pipelines.metadata.store import LineageStore
+
+    with lockgate_home(home):
+        loaded = load_config(config_path, require_data=False)
+        store = LineageStore(loaded.metadata)
+        context = store.mlmd.get_context_by_type_and_name(
+            "pipeline_run", f"{loaded.pipeline.name}.{run_id}")
+        assert context is not None, f"run {run_id} is not in ML Metadata"
+        return {
+            e.properties["node_id"].string_value: (e.create_time_since_epoch / 1000,
+                                                   e.last_update_time_since_epoch / 1000)
+            for e in store.mlmd.get_executions_by_context(context.id)
+        }
+
+
+def measure_one(rows: int, work: Path) -> dict[str, Any]:
+    started = time.monotonic()
+    data = datagen_data("numeric", rows, work)
+    datagen_s = time.monotonic() - started
+    cfg, home, run_id = config(work, data), work / f"home-{rows}", "scale"
+    command = [*LOCKGATE, "run", str(cfg), "--run-id", run_id]
+    started = time.monotonic()
+    process = subprocess.Popen(command, env=clean_env(LOCKGATE_HOME=str(home)), cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with TreeRss(process.pid) as rss:
+        output, _ = process.communicate()
+    wall = time.monotonic() - started
+    nodes = node_windows(cfg, home, run_id) if home.exists() else {}
+    peak_mb, processes = rss.peak()
+    return {
+        "rows": rows, "datagen_s": round(datagen_s, 1), "completed": process.returncode == 0,
+        "returncode": process.returncode, "wall_s": round(wall, 1),
+        "peak_tree_rss_mb": round(peak_mb), "processes_at_peak": processes,
+        "nodes": {
+            node: {"seconds": round(end - start, 1),
+                   "peak_tree_rss_mb": round(rss.peak(start, end)[0])}
+            for node, (start, end) in sorted(nodes.items(), key=lambda kv: kv[1][0])
+        },
+        "output_tail": output.splitlines()[-25:],
+    }
+
+
+def measure(sizes: list[int], work: Path) -> dict[str, Any]:
+    runs = []
+    for rows in sizes:
+        runs.append(measure_one(rows, work))
+        print(json.dumps({k: runs[-1][k] for k in ("rows", "completed", "wall_s",
+                                                   "peak_tree_rss_mb")}), flush=True)
+    return {"runs": runs, "goal_mb": GOAL_MB, "when": time.strftime("%Y-%m-%d %H:%M"),
+            "host": platform.node(), "cores": psutil.cpu_count()}
+
+
+def section(result: dict[str, Any]) -> list[str]:
+    runs = result["runs"]
+    nodes = list(dict.fromkeys(n for run in runs for n in run["nodes"]))
+    head = " | ".join(f"{r['rows']:,} rows" for r in runs)
+    out = [
+        SECTION, "",
+        f"`python -m bench.scale_run` ({result['when']}): the shipped `configs/numeric.yaml` "
+        "(no runner set: each step picks its DirectRunner mode by size), one whole "
+        "`lockgate run` per size on a fresh home. Memory is the summed RSS of the run's process "
+        f"and every descendant (the Beam workers), sampled every {INTERVAL_S:g} s.", "",
+        f"| | {head} |", "|---|" + "---|" * len(runs),
+        "| completed | " + " | ".join("yes" if r["completed"] else
+                                      f"**no** (exit {r['returncode']})" for r in runs) + " |",
+        "| wall time | " + " | ".join(f"{r['wall_s']:g} s" for r in runs) + " |",
+        "| peak RSS, all processes | " + " | ".join(
+            f"{r['peak_tree_rss_mb'] / 1024:.2f} GB ({r['processes_at_peak']} processes)"
+            for r in runs) + " |",
+    ]
+    for node in nodes:
+        cells = [f"{r['nodes'][node]['seconds']:g} s, "
+                 f"{r['nodes'][node]['peak_tree_rss_mb'] / 1024:.2f} GB"
+                 if node in r["nodes"] else "–" for r in runs]
+        out.append(f"| {node} (time, peak RSS) | " + " | ".join(cells) + " |")
+    out.append("")
+    if len(runs) > 1 and all(r["completed"] for r in runs):
+        small, large = runs[0], runs[-1]
+        out.append(f"- Growth from {small['rows']:,} to {large['rows']:,} rows "
+                   f"({large['rows'] / small['rows']:.0f}× the data): "
+                   f"{large['wall_s'] / small['wall_s']:.1f}× the time.")
+    largest = runs[-1]
+    met = largest["completed"] and largest["peak_tree_rss_mb"] <= result["goal_mb"]
+    out += [f"- Goal at {largest['rows']:,} rows (completes, peak ≤ 3 GB): "
+            f"{'met' if met else '**not met**'}.", ""]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--keep", type=Path, help="work (and keep the data and homes) here")
+    args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        result = measure(sorted(args.rows), args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="lockgate-scale-") as work:
+            result = measure(sorted(args.rows), Path(work))
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    replace_section(SECTION, section(result))
+
+
+if __name__ == "__main__":
+    main()
