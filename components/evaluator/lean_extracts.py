@@ -4,7 +4,8 @@ TFMA 0.47 unbatches every extract key into one dict per example, feature by feat
 (``util.split_extracts``). After that point its stages read only the labels, predictions and
 example weights (pulled out of the batch before it), the slicing features, a query key, and
 whatever a metric's preprocessor asks for. Splitting the other features is pure waste: on the
-numeric data set's 30 float features it was a fifth of a 33k-row evaluation (10.8 s to 9.0 s).
+numeric data set's 30 float features it was a fifth of the Evaluator (333k eval rows on two
+Beam workers, side by side: 57.6 s before, 46.2 s after).
 
 So an extractor placed just before TFMA's UnbatchExtractor keeps only the features that are
 read later, and the raw serialized examples only if a preprocessor asks for them. When a metric
