@@ -131,6 +131,9 @@ def _run_pipeline(
     def read(split: str, again: bool = False) -> beam.PCollection:
         """The split's examples; ``again``: from a read of their own."""
         if again or split not in reads:
+            if split in reads:
+                ctx.log.info("reading split %s again to transform it (over %d analysed rows)",
+                             split, REREAD_FROM_ROWS)
             stage = f"Read{'Again' if split in reads else ''}[{split}]"
             reads[split] = pipeline | stage >> ReadExamples(files[split], schema,
                                                             workers=workers)
@@ -200,12 +203,16 @@ def _counter_value(result: beam.runners.runner.PipelineResult, name: str) -> int
     return int(sum((c.committed if c.committed is not None else c.attempted) for c in found))
 
 
+def _window_rows(window: list[Artifact], split: str) -> int | None:
+    """The split's rows over the window, as the inputs recorded them; None if one did not."""
+    recorded = [layout.split_rows(examples).get(split) for examples in window]
+    return None if None in recorded else sum(r for r in recorded if r is not None)
+
+
 def _analysed_rows(window: list[Artifact], analyze_splits: list[str]) -> float:
-    """Rows of the analysed splits over the window; unknown (not recorded) counts as many."""
-    recorded = [layout.split_rows(examples) for examples in window]
-    if any(split not in r for r in recorded for split in analyze_splits):
-        return float("inf")
-    return sum(r[split] for r in recorded for split in analyze_splits)
+    """Rows of the analysed splits over the window; unknown counts as many."""
+    counts = [_window_rows(window, split) for split in analyze_splits]
+    return float("inf") if None in counts else sum(c for c in counts if c is not None)
 
 
 def _check_every_row_written(
@@ -214,11 +221,8 @@ def _check_every_row_written(
     """Each split's transformed rows must be its input rows (where the inputs recorded them):
     a runner that drops or repeats rows would otherwise train a model on the wrong data."""
     for split, rows in written.items():
-        recorded = [layout.split_rows(examples) for examples in window]
-        if any(split not in r for r in recorded):
-            continue
-        expected = sum(r[split] for r in recorded)
-        if rows == expected:
+        expected = _window_rows(window, split)
+        if expected is None or rows == expected:
             continue
         raise DataError(
             f"Transform wrote {rows:,} rows of split '{split}', but its input Examples "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,7 @@ def test_runs_on_beam_worker_processes(
 
 def test_a_split_read_again_for_its_transform_gives_the_same_examples(
     tmp_path: Path, penguin: tuple[Artifact, Artifact], transformed: ExecutionContext,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Above REREAD_FROM_ROWS the train split is read once for the analysis and once more to
     transform it, so the runner need not hold it; the output is the one read gives."""
@@ -117,7 +118,10 @@ def test_a_split_read_again_for_its_transform_gives_the_same_examples(
     from components.transform import executor
 
     monkeypatch.setattr(executor, "REREAD_FROM_ROWS", 1)
-    again = run_transform(tmp_path, penguin, PENGUIN_PREPROCESSING)
+    with caplog.at_level(logging.INFO, logger="lockgate"):
+        again = run_transform(tmp_path, penguin, PENGUIN_PREPROCESSING)
+    assert "reading split train again to transform it" in caplog.text
+    assert "reading split eval again" not in caplog.text  # not analysed: read once anyway
     spec = tft.TFTransformOutput(transformed.outputs["transform_graph"].uri)
     feature_spec = spec.transformed_feature_spec()
     for split in ("train", "eval"):
