@@ -27,6 +27,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.coders import example_coder
 from tfx_bsl.tfxio import record_based_tfxio
 
+from components import example_columns
 from components.tfrecord import Records, TFRecordError, read_records
 from pipelines.sdk import DataError
 
@@ -119,7 +120,15 @@ def decode_files(
 ) -> Iterator[pa.RecordBatch]:
     """The files' examples as RecordBatches, in order, decoded on ``threads`` threads (one per
     core by default). tfx-bsl's decoder releases the GIL: decoding 200k pupdates rows took
-    1.09 s on one thread and 0.64 s on two."""
+    1.09 s on one thread and 0.64 s on two.
+
+    Without a schema, files that ExampleGen also wrote as columns are read from those copies
+    instead: the same batches, without decoding (``components.example_columns``)."""
+    copies = example_columns.copies(files) if schema is None else None
+    if copies is not None:
+        for copy in copies:
+            yield from example_columns.read_batches(copy, BATCH_ROWS)
+        return
     local = threading.local()
 
     def decode(chunk: Sequence[bytes]) -> pa.RecordBatch:

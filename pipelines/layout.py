@@ -1,7 +1,9 @@
 """On-disk layout of artifacts, shared by the components that write and read them.
 
 Layouts (``<uri>`` is the artifact's directory):
-- Examples:          ``<uri>/Split-<split>/data-*.tfrecord.gz`` (gzipped TFRecord tf.Example);
+- Examples:          ``<uri>/Split-<split>/data-*.tfrecord.gz`` (gzipped TFRecord tf.Example),
+                     and optionally beside each an Arrow IPC copy of its rows, ``data-*.arrow``
+                     (written by ExampleGen, read by StatisticsGen instead of decoding);
                      properties: split_names (JSON list), span, version, split_rows (JSON).
 - ExampleStatistics: ``<uri>/Split-<split>/FeatureStats.pb`` (DatasetFeatureStatisticsList).
 - Schema:            ``<uri>/schema.pbtxt``.

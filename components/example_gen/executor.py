@@ -164,7 +164,7 @@ def _table_batch(table: pa.Table, start: int, stop: int, partition: str | None) 
         records = Encoder().encode(batch)
         keys = (cell_keys(batch.column(batch.schema.get_field_index(partition))) if partition
                 else row_keys(batch))
-        return Encoded(records, record_crcs(records), keys)
+        return Encoded(records, record_crcs(records), keys, batch)
 
     return encode
 

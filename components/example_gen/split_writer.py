@@ -10,6 +10,9 @@ zlib release the GIL), each into one gzip member per split. The main thread appe
 in batch order: a file of concatenated gzip members is one valid gzip file, which tf.data and
 Beam's TFRecord reader both read whole. So the output does not depend on the core count, and
 small inputs use every core too. Shard files hold consecutive runs of batches.
+
+Rows that came as Arrow columns (CSV, Parquet) are also written as a columnar copy beside each
+shard (``components.example_columns``), in the same order, for the readers that decode.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import pyarrow as pa
 
+from components import example_columns
 from components.tfrecord import GZIP_LEVEL, gzip_member
 from pipelines.sdk import layout
 
@@ -39,6 +44,7 @@ class Encoded:
     records: np.ndarray  # object array of bytes
     crcs: np.ndarray  # uint32
     keys: np.ndarray  # uint64, from row_hash
+    columns: pa.RecordBatch | None = None  # the rows before encoding, for the columnar copy
 
 
 Batch = Callable[[], Encoded]  # produces its rows when a worker thread gets to it
@@ -68,27 +74,33 @@ def write_splits(
     counts = dict.fromkeys(names, 0)
     done = 0
 
-    def work(batch: Batch) -> tuple[list[bytes], list[int]]:
+    def work(batch: Batch) -> _Written:
         encoded = batch()
         which = assign_splits(encoded.keys, weights)
-        members, sizes = [], []
+        columns = encoded.columns
+        copy = columns is not None and example_columns.copyable(columns)
+        written = _Written([], [], [] if copy else None)
         for index in range(len(names)):
             chosen = np.flatnonzero(which == index)
-            members.append(gzip_member(encoded.records[chosen], encoded.crcs[chosen], GZIP_LEVEL)
-                           if len(chosen) else b"")
-            sizes.append(len(chosen))
-        return members, sizes
+            written.members.append(
+                gzip_member(encoded.records[chosen], encoded.crcs[chosen], GZIP_LEVEL)
+                if len(chosen) else b"")
+            written.sizes.append(len(chosen))
+            if written.columns is not None and columns is not None:
+                written.columns.append(columns.take(pa.array(chosen)))
+        return written
 
     files = _ShardFiles(out_dir, names, shards)
     results = _in_order(work, batches)
     try:
         files.open(0)  # split files exist even when a split gets no rows
-        for number, (members, sizes) in enumerate(results):
+        for number, written in enumerate(results):
             files.open(number * shards // len(batches))
-            for name, member, size in zip(names, members, sizes, strict=True):
-                files.write(name, member)
-                counts[name] += size
-            done += sum(sizes)
+            for index, name in enumerate(names):
+                files.write(name, written.members[index],
+                            None if written.columns is None else written.columns[index])
+                counts[name] += written.sizes[index]
+            done += sum(written.sizes)
             progress(done)
     finally:
         results.close()
@@ -96,15 +108,24 @@ def write_splits(
     return counts
 
 
+@dataclass
+class _Written:
+    """One batch's rows for each split: gzip member, row count and (or None) Arrow rows."""
+
+    members: list[bytes]
+    sizes: list[int]
+    columns: list[pa.RecordBatch] | None
+
+
 def _in_order(
-    work: Callable[[Batch], tuple[list[bytes], list[int]]], batches: Sequence[Batch]
-) -> Generator[tuple[list[bytes], list[int]], None, None]:
+    work: Callable[[Batch], _Written], batches: Sequence[Batch]
+) -> Generator[_Written, None, None]:
     """``work`` over the batches on a thread per core, results in batch order, with a bounded
     number of batches in flight so memory stays flat."""
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="example-gen")
-    pending: deque[Future[tuple[list[bytes], list[int]]]] = deque()
+    pending: deque[Future[_Written]] = deque()
     upcoming = iter(batches)
     try:
         for batch in upcoming:
@@ -118,7 +139,10 @@ def _in_order(
 
 
 class _ShardFiles:
-    """The open file of each split for the current shard."""
+    """The open files of each split for the current shard: records, and the columnar copy.
+
+    Copies are all or nothing: the first batch without columns (or not copyable) removes the
+    copies written so far and stops them, so a reader never finds some shards copied."""
 
     def __init__(self, out_dir: Path, names: list[str], shards: int) -> None:
         self._dirs = {name: out_dir / f"{layout.SPLIT_PREFIX}{name}" for name in names}
@@ -127,20 +151,42 @@ class _ShardFiles:
         self._shards = shards
         self._shard = -1
         self._open: dict[str, tuple[BinaryIO, list[int]]] = {}
+        self._copying = True
+        self._copies: dict[str, example_columns.CopyWriter] = {}
+
+    def _records_path(self, name: str, shard: int) -> Path:
+        return self._dirs[name] / f"data-{shard:05d}-of-{self._shards:05d}.tfrecord.gz"
 
     def open(self, shard: int) -> None:
         if shard == self._shard:
             return
         self.close()
         self._shard = shard
-        for name, path in self._dirs.items():
-            file = (path / f"data-{shard:05d}-of-{self._shards:05d}.tfrecord.gz").open("xb")
-            self._open[name] = (file, [0])
+        for name in self._dirs:
+            self._open[name] = (self._records_path(name, shard).open("xb"), [0])
 
-    def write(self, name: str, member: bytes) -> None:
+    def write(self, name: str, member: bytes, columns: pa.RecordBatch | None) -> None:
         file, written = self._open[name]
         file.write(member)
         written[0] += len(member)
+        if columns is None:
+            self._stop_copying()
+        elif self._copying:
+            if name not in self._copies:
+                path = example_columns.copy_path(self._records_path(name, self._shard))
+                self._copies[name] = example_columns.CopyWriter(path, columns.schema)
+            self._copies[name].write(columns)
+
+    def _stop_copying(self) -> None:
+        if not self._copying:
+            return
+        self._copying = False
+        for writer in self._copies.values():
+            writer.close()
+        self._copies = {}
+        for path in self._dirs.values():
+            for copy in path.glob(f"*{example_columns.SUFFIX}"):
+                copy.unlink()
 
     def close(self) -> None:
         for file, written in self._open.values():
@@ -148,3 +194,6 @@ class _ShardFiles:
                 file.write(gzip_member([], np.zeros(0, dtype=np.uint32), GZIP_LEVEL))
             file.close()
         self._open = {}
+        for writer in self._copies.values():
+            writer.close()
+        self._copies = {}

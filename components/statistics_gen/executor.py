@@ -30,6 +30,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
+from components import example_columns
 from components.example_reader import ReadExamples, decode_files
 from components.schema_file import read_schema
 from components.statistics_gen import StatisticsGenParams
@@ -66,6 +67,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     seconds = time.monotonic() - started
 
     rows = {split: read_statistics(out, split).datasets[0].num_examples for split in splits}
+    _check_rows(examples, rows)
     ctx.progress(len(splits), len(splits), "statistics written")
     layout.set_split_names(out, splits)
     out.properties["split_rows"] = json.dumps(rows)
@@ -77,6 +79,20 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         + f"; {features} features in {seconds:.1f}s",
         properties={"rows": sum(rows.values()), "seconds": round(seconds, 2)},
     )
+
+
+def _check_rows(examples: Artifact, counted: dict[str, int]) -> None:
+    """Fail when the statistics counted other rows than ExampleGen wrote: a file, or its
+    columnar copy, was changed or cut short after it was written."""
+    recorded = layout.split_rows(examples)
+    for split, rows in counted.items():
+        if split in recorded and recorded[split] != rows:
+            raise DataError(
+                f"split '{split}' of the examples at {examples.uri} has {rows:,} rows, but "
+                f"ExampleGen recorded {recorded[split]:,}: its files were changed or cut short "
+                "after they were written. Run the pipeline again with `lockgate run --no-cache` so "
+                "that ExampleGen writes them anew."
+            )
 
 
 def compute_statistics(
@@ -106,7 +122,10 @@ def compute_statistics(
             target.mkdir(parents=True, exist_ok=True)
             stats = _statistics_in_process(split, split_files, options)
             (target / layout.STATS_FILE).write_bytes(stats.SerializeToString())
-        return "in process (DirectRunner)"
+        copied = [split for split, split_files in files.items()
+                  if example_columns.copies(split_files) is not None]
+        return "in process (DirectRunner)" + (
+            f"; read from the columnar copies of {', '.join(copied)}" if copied else "")
     _beam_statistics(files, out, beam_args, options)
     return "on Beam: " + " ".join(beam_args)
 
