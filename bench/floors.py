@@ -250,7 +250,8 @@ def section(results: list[dict[str, Any]]) -> list[str]:
         "component's time (ML Metadata); each floor is timed in one process after a warm-up, "
         "median of the repeats. Floors: ExampleGen, `read_csv` plus tf.Example encoding; "
         "StatisticsGen, the rows as Arrow (ExampleGen's columnar copies, else tf.Example "
-        "decoding) plus one pyarrow compute pass per column (the pass alone in brackets); Transform, the analysed graph as one `tf.function` over 8192-row "
+        "decoding) plus one pyarrow compute pass per column (the pass alone in brackets); "
+        "Transform, the analysed graph as one `tf.function` over 8192-row "
         "batches (no analysis, no writing); Evaluator, the serving signature over 8192-row "
         f"batches plus numpy means per slice. Goal: within {GOAL:g}× of the floor.", "",
         "The Lockgate time is the component's whole execution, imports included, which the "
@@ -281,15 +282,22 @@ WHY = [
     "example at a time, per slice: a profile of a day's evaluation (four TFMA evaluations of "
     "33k rows) spends most of its time in `to_label_prediction_example_weight` (1.6M calls) "
     "and the combiners' `add_input`s. TFMA has no batched path for its native metrics (its "
-    "Keras-metric wrapper converts per example too). The floor is batched inference, so the "
+    "Keras-metric wrapper converts per example too). On numeric 1M (py-spy, 2026-12-07, the "
+    "Beam workers' CPU): BinaryAccuracy's confusion-matrix combiner 26%, the calibration "
+    "histogram behind the evaluation page's ConfusionMatrixPlot and CalibrationPlot 25%, "
+    "decoding the eval split 10%; `to_label_prediction_example_weight`, called by each of "
+    "those combiners for each example, is 42%. The floor is batched inference, so the "
     "gap is TFMA's design; a second worker (`pipelines/beam_mode.py`) is what helps here.",
     "- **Transform.** tf.Transform analyses and materialises only as a Beam pipeline. At 100k "
     "rows a profile shows importing TF/TFT/Beam (5.3 s), building the Beam graph "
     "(3 s, mostly `inspect` signatures), and running 69 bundles with Beam's per-record "
     "TFRecord sink; the floor is the analysed graph alone, without the analysis pass or the "
     "writes any materialising Transform needs.",
-    "- **StatisticsGen** is within 3× at 1M rows; at 100k rows importing TFDV (about 4 s in a "
-    "fresh process) is most of it.",
+    "- **StatisticsGen** reads ExampleGen's Arrow copies, so neither it nor its floor decodes "
+    "tf.Examples any more, and what is left above the floor is importing TensorFlow and TFDV "
+    "(the import column): it is the first component of a run to load them. Take the import "
+    "away and it is within 3× of the floor at every size here; at 100k rows the import is "
+    "nearly all of it.",
 ]
 
 
