@@ -108,6 +108,13 @@ class EvaluatorParams(Params):
         default_factory=_overall_only,
         description="Feature-key lists to slice by; [] is the overall slice.",
     )
+    plots: bool = Field(
+        True,
+        description="For a classifier, also compute the evaluation page's plots (confusion "
+        "matrices, ROC and precision-recall curves, calibration). No threshold reads them. "
+        "They cost about a fifth of the Evaluator's time on a big eval split; false skips "
+        "them, and the page shows the metrics alone.",
+    )
 
     @model_validator(mode="after")
     def _needs_a_threshold(self) -> EvaluatorParams:

@@ -73,6 +73,8 @@ def build_eval_config(params: EvaluatorParams, with_baseline: bool) -> tfma.Eval
 # scores a class vector gets the multi-class confusion matrix, plus ROC/PR (from the binary
 # confusion matrices) and calibration micro-averaged over the classes; one that scores a single
 # probability gets the binary plots as they are; a regression (or any other metric) gets none.
+# `plots: false` skips them: on 333k numeric eval rows they were a fifth of the Evaluator
+# (45.3 and 48.7 s with, 37.0 and 38.1 s without; TFMA's calibration histogram, per example).
 MULTI_CLASS_METRICS = {"SparseCategoricalAccuracy", "CategoricalAccuracy",
                        "SparseCategoricalCrossentropy", "CategoricalCrossentropy",
                        "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy"}
@@ -81,6 +83,8 @@ BINARY_METRICS = {"BinaryAccuracy", "BinaryCrossentropy", "AUC", "AUCPrecisionRe
 
 
 def plot_specs(params: EvaluatorParams) -> list[tfma.MetricsSpec]:
+    if not params.plots:
+        return []
     names = {m.class_name for m in params.metrics if not m.module}
     binary_plots = [tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
                     tfma.MetricConfig(class_name="CalibrationPlot")]

@@ -104,6 +104,23 @@ def test_first_model_is_blessed_on_value_thresholds_alone(
     assert result.properties["eval_seconds"] > 0
 
 
+def test_plots_false_gives_the_same_metrics_without_plots(
+    tmp_path: Path, data: dict[str, Artifact]
+) -> None:
+    import tensorflow_model_analysis as tfma
+
+    metrics = [{"class_name": "SparseCategoricalAccuracy", "threshold": {"lower": 0.3}},
+               {"class_name": "ExampleCount"}]
+    drawn, _ = evaluate(tmp_path / "plots", data, metrics)
+    bare, _ = evaluate(tmp_path / "bare", data, metrics, plots=False)
+    assert summary(bare)["slices"] == summary(drawn)["slices"]
+    def plotted(ctx: ExecutionContext) -> int:  # TFMA writes an empty record per slice
+        return sum(len(record.plot_keys_and_values)
+                   for record in tfma.load_plots(ctx.outputs["evaluation"].uri))
+
+    assert plotted(drawn) > 0 and plotted(bare) == 0
+
+
 def test_not_blessed_lists_every_failed_metric_and_slice(
     tmp_path: Path, data: dict[str, Artifact]
 ) -> None:
