@@ -9,7 +9,7 @@ reads that instead of decoding.
 
 The TFRecord files stay the artifact's contract. Every other reader (tf.Transform, TFMA, the
 Trainer) reads them; an Examples artifact without copies (ExampleGen on TFRecord input, or an
-author's own component) is decoded as before. ``read_batches`` gives exactly the RecordBatches
+author's own component) is decoded as before. ``batches`` gives exactly the RecordBatches
 that tfx-bsl's decoder makes from the shard's records, batch for batch (a test holds them
 equal): columns sorted by name, every value a large list, text as large_binary, a null cell as
 a null list, and a column that is null in every row of a batch left out of that batch.
@@ -64,12 +64,24 @@ class CopyWriter:
         self._writer.close()
 
 
-def read_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The copy's rows as the decoder gives the shard's records in chunks of ``batch_rows``."""
-    with pa.memory_map(str(path)) as source:
-        table = pa.ipc.open_file(source).read_all()
+class UnreadableCopy(Exception):
+    """A copy that is not a whole Arrow file (cut short, or overwritten)."""
+
+
+def read_copy(path: Path) -> pa.Table:
+    """A copy's rows; ``UnreadableCopy`` if it is not a whole Arrow file."""
+    try:
+        with pa.memory_map(str(path)) as source:
+            return pa.ipc.open_file(source).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UnreadableCopy(f"the columnar copy {path} cannot be read ({exc})") from exc
+
+
+def batches(table: pa.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """A copy's rows as the decoder gives the shard's records in chunks of ``batch_rows``."""
     for start in range(0, table.num_rows, batch_rows):
         yield as_decoded(table.slice(start, batch_rows))
+
 
 
 def as_decoded(part: pa.Table) -> pa.RecordBatch:

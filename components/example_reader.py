@@ -15,6 +15,7 @@ bytes at a time.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ from components import example_columns
 from components.tfrecord import Records, TFRecordError, read_records
 from pipelines.sdk import DataError
 
+_log = logging.getLogger(__name__)
 BATCH_ROWS = 8192  # 8192 and 65536 measured the same for TFDV; smaller keeps TFMA's peaks low
 
 
@@ -123,12 +125,25 @@ def decode_files(
     1.09 s on one thread and 0.64 s on two.
 
     Without a schema, files that ExampleGen also wrote as columns are read from those copies
-    instead: the same batches, without decoding (``components.example_columns``)."""
+    instead: the same batches, without decoding (``components.example_columns``). A copy that
+    cannot be read is logged and its file decoded: the records are what the artifact holds."""
     copies = example_columns.copies(files) if schema is None else None
-    if copies is not None:
-        for copy in copies:
-            yield from example_columns.read_batches(copy, BATCH_ROWS)
+    if copies is None:
+        yield from _decode_records(files, schema, threads)
         return
+    for path, copy in zip(files, copies, strict=True):
+        try:
+            table = example_columns.read_copy(copy)
+        except example_columns.UnreadableCopy as exc:
+            _log.warning("%s; decoding %s instead", exc, path)
+            yield from _decode_records([path], schema, threads)
+            continue
+        yield from example_columns.batches(table, BATCH_ROWS)
+
+
+def _decode_records(
+    files: Sequence[str], schema: bytes | None, threads: int | None
+) -> Iterator[pa.RecordBatch]:
     local = threading.local()
 
     def decode(chunk: Sequence[bytes]) -> pa.RecordBatch:

@@ -76,15 +76,15 @@ def test_copies_read_back_as_the_records_decode(tmp_path: Path,
             copy = example_columns.copy_path(records)
             assert copy.is_file(), copy
             decoded = list(decode_file(records, examples_decoder(), 200))
-            read = list(example_columns.read_batches(copy, 200))
+            read = list(example_columns.batches(example_columns.read_copy(copy), 200))
             assert len(read) == len(decoded) > 1
             for ours, theirs in zip(read, decoded, strict=True):
                 assert ours.equals(theirs), (records, ours.schema, theirs.schema)
                 compared += ours.num_rows
     assert compared == ROWS  # every row of every split, none lost or added
     # Some batch lacks the late column, and the late column exists: both cases were compared.
-    names = [set(b.schema.names) for b in example_columns.read_batches(
-        copies_of(examples)[0], 200)]
+    names = [set(b.schema.names) for b in example_columns.batches(
+        example_columns.read_copy(copies_of(examples)[0]), 200)]
     assert any("late" not in n for n in names)
 
 
@@ -97,13 +97,13 @@ def test_statistics_from_the_copies_equal_those_from_the_records(
     examples = run_example_gen(tmp_path, varied_table(), monkeypatch)
     files = {s: layout.examples_files(examples, s) for s in layout.split_names(examples)}
     read = []
-    real_read = example_columns.read_batches
+    real_read = example_columns.read_copy
 
-    def counting(path: Path, batch_rows: int) -> object:
+    def counting(path: Path) -> pa.Table:
         read.append(path)
-        return real_read(path, batch_rows)
+        return real_read(path)
 
-    monkeypatch.setattr(example_columns, "read_batches", counting)
+    monkeypatch.setattr(example_columns, "read_copy", counting)
     found = {}
     for name in ("copies", "records"):
         out = Artifact(type="ExampleStatistics", uri=str(tmp_path / name))
@@ -114,6 +114,22 @@ def test_statistics_from_the_copies_equal_those_from_the_records(
             copy.unlink()
     assert len(read) == sum(len(f) for f in files.values())
     assert found["copies"] == found["records"]
+
+
+def test_an_unreadable_copy_is_logged_and_its_file_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    examples = run_example_gen(tmp_path, varied_table(), monkeypatch)
+    files = layout.examples_files(examples, "train")
+    expected = list(decode_files(files))
+    broken = example_columns.copy_path(files[1])
+    broken.write_bytes(broken.read_bytes()[:100])  # cut short
+    with caplog.at_level("WARNING", logger="components.example_reader"):
+        got = list(decode_files(files))
+    assert len(got) == len(expected)
+    assert all(a.equals(b) for a, b in zip(got, expected, strict=True))
+    assert f"the columnar copy {broken} cannot be read" in caplog.text
+    assert f"decoding {files[1]} instead" in caplog.text
 
 
 def test_a_null_inside_a_list_leaves_no_copy_at_all(tmp_path: Path,
