@@ -65,6 +65,13 @@ def split_rows(artifact: Artifact) -> dict[str, int]:
     return {name: int(rows) for name, rows in json.loads(raw).items()} if raw else {}
 
 
+def window_split_rows(window: list[Artifact], split: str) -> int | None:
+    """A split's rows summed over Examples artifacts (a window, or one), as they recorded them;
+    None if one did not record it."""
+    recorded = [split_rows(examples).get(split) for examples in window]
+    return None if None in recorded else sum(r for r in recorded if r is not None)
+
+
 def examples_files(artifact: Artifact, split: str) -> list[str]:
     return sorted(str(p) for p in split_dir(artifact, split).glob(EXAMPLES_GLOB))
 

@@ -84,12 +84,12 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
 def _check_rows(examples: Artifact, counted: dict[str, int]) -> None:
     """Fail when the statistics counted other rows than ExampleGen wrote: a file, or its
     columnar copy, was changed or cut short after it was written."""
-    recorded = layout.split_rows(examples)
     for split, rows in counted.items():
-        if split in recorded and recorded[split] != rows:
+        recorded = layout.window_split_rows([examples], split)
+        if recorded is not None and recorded != rows:
             raise DataError(
                 f"split '{split}' of the examples at {examples.uri} has {rows:,} rows, but "
-                f"ExampleGen recorded {recorded[split]:,}: its files were changed or cut short "
+                f"ExampleGen recorded {recorded:,}: its files were changed or cut short "
                 "after they were written. Run the pipeline again with `lockgate run --no-cache` so "
                 "that ExampleGen writes them anew."
             )

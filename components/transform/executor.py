@@ -203,15 +203,9 @@ def _counter_value(result: beam.runners.runner.PipelineResult, name: str) -> int
     return int(sum((c.committed if c.committed is not None else c.attempted) for c in found))
 
 
-def _window_rows(window: list[Artifact], split: str) -> int | None:
-    """The split's rows over the window, as the inputs recorded them; None if one did not."""
-    recorded = [layout.split_rows(examples).get(split) for examples in window]
-    return None if None in recorded else sum(r for r in recorded if r is not None)
-
-
 def _analysed_rows(window: list[Artifact], analyze_splits: list[str]) -> float:
     """Rows of the analysed splits over the window; unknown counts as many."""
-    counts = [_window_rows(window, split) for split in analyze_splits]
+    counts = [layout.window_split_rows(window, split) for split in analyze_splits]
     return float("inf") if None in counts else sum(c for c in counts if c is not None)
 
 
@@ -221,7 +215,7 @@ def _check_every_row_written(
     """Each split's transformed rows must be its input rows (where the inputs recorded them):
     a runner that drops or repeats rows would otherwise train a model on the wrong data."""
     for split, rows in written.items():
-        expected = _window_rows(window, split)
+        expected = layout.window_split_rows(window, split)
         if expected is None or rows == expected:
             continue
         raise DataError(
