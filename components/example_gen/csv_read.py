@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,9 @@ _NUMBER = (r"^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$"
            r"|^\s*[+-]?(?:inf|infinity|nan)\s*$")
 _HEADER_BYTES = 1 << 20
 _PARSED_TYPES = (pa.int64(), pa.float64(), pa.string(), pa.null())
+_TYPED = (pa.int64(), pa.float32(), pa.string())  # the types a column is parsed to directly
+_RETYPES = 4  # typed parses tried before pyarrow's whole-file inference
+_CONVERSION = re.compile(r"In CSV column #(\d+): .*CSV conversion error")
 
 
 @dataclass
@@ -85,49 +90,137 @@ def _parse(
     path: Path, delimiter: str, header: list[str], as_text: set[str], encoding: str,
     block_size: int,
 ) -> tuple[pa.Table, list[str]]:
-    """Parse with pyarrow's type inference (a typed parse measured ~4x faster than text plus
-    casts), reading ``as_text`` columns as text. pyarrow re-converts a column whose later
-    block disagrees with the first (int, then float, then text). A column inferred as a type a
-    tf.Example cannot hold (a date, a time) is re-read as text."""
+    """Parse each column straight to its final type (int64, float32 or text), as the first
+    block shows it, reading ``as_text`` columns as text.
+
+    Typing every column up front is what lets pyarrow free each parse block once converted:
+    with any column left to its inference it keeps every block to re-convert later, the
+    file's size again in memory (3 GB more at 10M numeric rows). Floats are parsed to float32
+    directly, rounding once instead of through float64 (the two agreed on every one of 12M
+    generated values). A column empty in the first block is read as text and typed afterwards
+    like any text column. A later block that disagrees (a "1.5" among ints, a "12k" among
+    floats) makes its column text and the file is parsed again; after ``_RETYPES`` of those,
+    pyarrow's own whole-file inference takes over.
+    """
+    first = _first_block_types(path, delimiter, header, encoding, block_size)
+    unsure = {name for name, kind in first.items() if pa.types.is_null(kind)}
+    types = {name: pa.string() if name in as_text or kind not in _TYPED else kind
+             for name, kind in first.items()}
+    for _ in range(_RETYPES):
+        try:
+            table, invalid = _read(path, delimiter, header, encoding, block_size, types)
+        except _Disagrees as exc:
+            types[header[exc.column]] = pa.string()
+            continue
+        return _empty_as_null(table, unsure), invalid
+    return _inferred(path, delimiter, header, as_text, encoding, block_size)
+
+
+def _first_block_types(
+    path: Path, delimiter: str, header: list[str], encoding: str, block_size: int
+) -> dict[str, pa.DataType]:
+    """Each column's type as pyarrow infers it from the first block, floats as float32."""
+    with _errors(path, delimiter, header, block_size):
+        reader = pacsv.open_csv(str(path), *_options(delimiter, encoding, block_size, {}, []))
+        schema = reader.schema
+        reader.close()
+    return {field.name: pa.float32() if field.type == pa.float64() else field.type
+            for field in schema}
+
+
+def _empty_as_null(table: pa.Table, names: set[str]) -> pa.Table:
+    """Columns read as text only for want of a first-block type stay null-typed when empty
+    throughout, as pyarrow's inference leaves them."""
+    for name in names:
+        column = table.column(name)
+        if column.null_count == len(column) and not pa.types.is_null(column.type):
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pa.nulls(len(column)))
+    return table
+
+
+def _inferred(
+    path: Path, delimiter: str, header: list[str], as_text: set[str], encoding: str,
+    block_size: int,
+) -> tuple[pa.Table, list[str]]:
+    """pyarrow's whole-file inference, which re-converts a column whose later block disagrees
+    with the first (int, then float, then text). A column inferred as a type a tf.Example
+    cannot hold (a date, a time) is re-read as text."""
     as_text = set(as_text)
     while True:
-        invalid: list[str] = []
-
-        def on_invalid(row: pacsv.InvalidRow, invalid: list[str] = invalid) -> str:
-            invalid.append(row.text)
-            return "skip"
-
-        try:
-            table = pacsv.read_csv(
-                str(path),
-                read_options=pacsv.ReadOptions(use_threads=True, block_size=block_size,
-                                               encoding=encoding),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter,
-                                                 invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={name: pa.string() for name in as_text if name in header},
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=False,
-                    null_values=[""],
-                    true_values=[],  # "true" is text, as in TFX; no bool features
-                    false_values=[],
-                    check_utf8=True,  # else a Latin-1 "é" becomes a different feature value
-                ),
-            )
-        except pa.ArrowInvalid as exc:
-            if "UTF8" in str(exc) or "UTF-8" in str(exc):
-                raise DataError(_not_utf8(path, delimiter, header)) from exc
-            if "straddle" in str(exc):
-                raise DataError(_row_too_long(path, block_size)) from exc
-            raise DataError(f"ExampleGen: {path} cannot be read as CSV: {exc}. Fix the file.") \
-                from exc
-        except OSError as exc:
-            raise DataError(_unreadable(path, exc)) from exc
+        types = {name: pa.string() for name in as_text if name in header}
+        table, invalid = _read(path, delimiter, header, encoding, block_size, types)
         odd = {name for name, column in zip(header, table.columns, strict=True)
                if column.type not in _PARSED_TYPES}
         if not odd:
             return table, invalid
         as_text |= odd
+
+
+class _Disagrees(Exception):
+    """A cell that the type chosen for its column cannot hold."""
+
+    def __init__(self, column: int) -> None:
+        super().__init__(column)
+        self.column = column
+
+
+def _read(
+    path: Path, delimiter: str, header: list[str], encoding: str, block_size: int,
+    types: dict[str, pa.DataType],
+) -> tuple[pa.Table, list[str]]:
+    """The file parsed with ``types`` fixed (others inferred), and the text of the rows with
+    the wrong number of fields, which pyarrow's invalid-row handler sets aside."""
+    invalid: list[str] = []
+    with _errors(path, delimiter, header, block_size):
+        try:
+            table = pacsv.read_csv(str(path),
+                                   *_options(delimiter, encoding, block_size, types, invalid))
+        except pa.ArrowInvalid as exc:
+            disagrees = _CONVERSION.search(str(exc))
+            if disagrees and "UTF8" not in str(exc):  # bad bytes are not a type question
+                raise _Disagrees(int(disagrees.group(1))) from exc
+            raise
+    return table, invalid
+
+
+def _options(
+    delimiter: str, encoding: str, block_size: int, types: dict[str, pa.DataType],
+    invalid: list[str],
+) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append(row.text)
+        return "skip"
+
+    return (
+        pacsv.ReadOptions(use_threads=True, block_size=block_size, encoding=encoding),
+        pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+        pacsv.ConvertOptions(
+            column_types=types,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            null_values=[""],
+            true_values=[],  # "true" is text, as in TFX; no bool features
+            false_values=[],
+            check_utf8=True,  # else a Latin-1 "é" becomes a different feature value
+        ),
+    )
+
+
+@contextmanager
+def _errors(path: Path, delimiter: str, header: list[str], block_size: int) -> Iterator[None]:
+    """pyarrow's read errors as DataErrors that say what to do."""
+    try:
+        yield
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            raise DataError(_not_utf8(path, delimiter, header)) from exc
+        if "straddle" in str(exc):
+            raise DataError(_row_too_long(path, block_size)) from exc
+        raise DataError(f"ExampleGen: {path} cannot be read as CSV: {exc}. Fix the file.") \
+            from exc
+    except OSError as exc:
+        raise DataError(_unreadable(path, exc)) from exc
 
 
 def read_header(path: Path, delimiter: str, encoding: str = "utf-8") -> list[str]:

@@ -322,6 +322,53 @@ def test_a_bad_value_after_the_first_block_is_still_found(tmp_path: Path,
     assert all(isinstance(r["count"][0], int) and isinstance(r["ratio"][0], float) for r in got)
 
 
+def test_later_blocks_that_disagree_with_the_first_get_the_whole_file_type(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns are parsed to the first block's types; a later block decides otherwise."""
+    from components.example_gen import csv_read
+
+    monkeypatch.setattr(csv_read, "BLOCK_SIZE", 1024)  # the first block holds ~60 rows
+    rows: list[list[object]] = [[i, i, "", "", i, "", i / 8] for i in range(1500)]
+    rows[1400][1] = 2.25  # int, then a float: a float column
+    rows[1450][2] = 3.5  # empty, then numbers: a float column
+    rows[1460][2] = 4.0
+    rows[1470][3] = "late"  # empty, then text: text
+    rows[1480][4] = "word"  # int, then mostly ints with one word: ints, one malformed row
+    write_csv(tmp_path / "data.csv", ["id", "count", "late_num", "late_text", "n", "never", "x"],
+              rows)
+    ctx = run_example_gen(tmp_path, input="data.csv", splits={"all": 1},
+                          max_bad_row_fraction=0.01)
+    got = {row["id"][0]: row for row in decoded_rows(examples(ctx), "all")}
+    assert len(got) == 1499 and 1480 not in got  # the "word" row is quarantined
+    assert got[1400]["count"] == [2.25] and got[3]["count"] == [3.0]
+    assert got[1450]["late_num"] == [3.5] and got[1460]["late_num"] == [4.0]
+    assert "late_num" not in got[3]
+    assert got[1470]["late_text"] == [b"late"]
+    assert got[7]["n"] == [7] and got[7]["x"] == [pytest.approx(7 / 8)]
+    assert all("never" not in row for row in got.values())  # empty everywhere: no feature
+
+
+def test_a_typed_parse_does_not_hold_the_file_in_memory(tmp_path: Path) -> None:
+    """pyarrow keeps every parsed block of a column it must infer; typed, it frees them. The
+    peak of Arrow's pool, in a fresh process, stays near the float32 table it returns."""
+    data = tmp_path / "wide.csv"
+    values = np.random.default_rng(3).normal(size=(200_000, 10)).round(4)
+    np.savetxt(data, values, delimiter=",", fmt="%.4f",
+               header=",".join(f"f{i}" for i in range(10)), comments="")
+    script = (
+        "import sys; from pathlib import Path; import pyarrow as pa\n"
+        "from components.example_gen.csv_read import read_csv\n"
+        "got = read_csv(Path(sys.argv[1]), delimiter=',', column_types={},"
+        " max_bad_row_fraction=0.0)\n"
+        "print(got.table.nbytes, pa.default_memory_pool().max_memory(), got.table.schema.types)"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(data)], check=True, cwd=REPO,
+                         capture_output=True, text=True).stdout.split(maxsplit=2)
+    table_bytes, peak = int(out[0]), int(out[1])
+    assert table_bytes == 200_000 * 10 * 4 and "float" in out[2]
+    assert peak < 3 * table_bytes, (peak, table_bytes)  # inferring: 4.5x
+
+
 def test_a_mostly_text_column_is_text_not_malformed(tmp_path: Path) -> None:
     rows = [[i, str(i) if i < 3 else f"tag{i}"] for i in range(50)]
     write_csv(tmp_path / "data.csv", ["id", "tag"], rows)
