@@ -21,7 +21,7 @@ demo: setup
 	$(UV) run --frozen lockgate run configs/penguin.yaml
 
 test: setup chromium lint
-	$(UV) run --frozen pytest -m "not services"
+	$(UV) run --frozen pytest -m "not services" --durations=20
 
 # The production-shaped deployments, started by their own scripts, each tested end to end.
 test-services: setup

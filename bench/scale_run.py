@@ -199,20 +199,21 @@ def section(result: dict[str, Any]) -> list[str]:
     return [*out, "", *NOTES]
 
 
-# Measured beside the figure (2026-12-07) and written by hand: what breaks and what would fix it.
+# Measured beside the figure (2026-12-07) and written by hand: what decides the memory.
 NOTES = [
-    "What breaks the 3 GB at 10M rows, and why (measured 2026-12-07):",
-    "- **ExampleGen** (6.1 GB) parses a file whole with pyarrow's multi-threaded CSV reader, "
-    "whose parse buffers peak at 2.5× the table it returns: `read_csv` alone on this 2.5 GB "
-    "file peaks at 6.1 GB for a 2.4 GB table. Nothing Beam sets changes it. A span written as "
-    "several files (`input:` a folder or glob) bounds it: the same 10M rows as ten 1M-row "
-    "files took ExampleGen 83.6 s and 2.2 GB, against 81.3 s and 6.2 GB as one file.",
-    "- **Transform and the Evaluator** (3.6 and 3.7 GB) run the DirectRunner's "
-    "multi-processing mode: the `lockgate` process and two Beam workers each load TensorFlow "
-    "(about 0.6 GB a process before any data) and the graph or the two models. "
-    "`beam_args: [--direct_running_mode=in_memory]` keeps them in one process at the cost of "
-    "one core (not measured at 10M rows); a runner that scales out "
-    "(`infra/airflow/beam_args.yaml`) moves the workers off this machine.",
+    "What decides the memory at 10M rows (measured 2026-12-07):",
+    "- **ExampleGen** parses each column straight to the type its first block shows. It used "
+    "to let pyarrow infer types over the whole file, and pyarrow then keeps every parse block "
+    "to re-convert a column later: 6.2 GB for this 2.4 GB file, against 2.3 GB now for the "
+    "same Examples (the executor alone, 88.5 s before and 80.8 s after).",
+    "- **Transform and the Evaluator**, as shipped, run the DirectRunner's multi-processing "
+    "mode above 300k rows: the `lockgate` process and two Beam workers each load TensorFlow "
+    "(about 0.6 GB a process before any data) and the graph or the two models, 3.5 and 3.7 GB "
+    "in all. In one process (`beam_args: [--direct_running_mode=in_memory, "
+    "--direct_num_workers=1]`, the \"one process\" column) they peak at 1.5 and 1.6 GB and the "
+    "whole run at ExampleGen's 2.3 GB, at 1.8× the time: one core instead of two. "
+    "`docs/authoring.md` (Big spans on one machine) gives the YAML; a runner that scales out "
+    "(`infra/airflow/beam_args.yaml`) moves the workers off this machine instead.",
     "- Fixed on the way: Transform used to let the runner hold the analysed split until the "
     "analysis ended (11.2 GB at 10M) and lost 1.9M of its 6.67M train rows there; it now "
     "reads a split again above 2M rows and fails if its rows differ from its input's.",

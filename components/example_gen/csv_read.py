@@ -1,6 +1,7 @@
 """Read one CSV file into typed columns, setting malformed rows aside.
 
-pyarrow parses the file on all cores with its own type inference (int64, float, else text).
+pyarrow parses the file on all cores, each column straight to the type its first block shows
+(int64, float32, else text; see ``_parse`` for why, and for a later block that disagrees).
 A text column is then typed in bulk: its cells are classified (vectorised regexes) and the
 column is numeric when its non-numeric cells are few. The rule: a column is numeric when it has
 more numeric cells than non-numeric ones, and its non-numeric cells number at most
