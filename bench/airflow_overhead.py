@@ -9,6 +9,7 @@ task bookkeeping.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,10 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 def airflow_env(root: Path, config_dir: Path) -> dict[str, str]:
+    """Airflow's environment. ``PYTHONPATH``: the DAG file imports ``pipelines`` from this
+    tree, not from wherever the shared venv's editable install points (a bench worktree)."""
     return clean_env(
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         AIRFLOW_HOME=str(root / "airflow"),
         LOCKGATE_HOME=str(root / "lockgate"),
         LOCKGATE_CONFIG_DIR=str(config_dir),
@@ -70,6 +74,7 @@ def measure(repeats: int, work: Path, log: Callable[[str], None]) -> dict[str, A
         log(f"airflow {i + 1}/{repeats}: dags test {wall:.1f}s, lockgate run {run.wall_s:.1f}s")
     dags, local = summary(airflow_s), summary(local_s)
     return {
+        "nodes": len(nodes),
         "dags_test_s": dags,
         "dags_test_peak_rss_mb": summary(airflow_rss, digits=1),
         "lockgate_run_s": local,
