@@ -174,7 +174,8 @@ def render(result: dict[str, Any], tfx: dict[str, Any] | None) -> str:
                 f"{cell(airflow['components_s']['lockgate_run'])}",
                 "- Time outside them (interpreter, imports, DAG parse, Airflow DB, MLMD): "
                 f"Airflow {cell(airflow['outside_components_s']['airflow'])}, `lockgate run` "
-                f"{cell(airflow['outside_components_s']['lockgate_run'])}", ""]
+                f"{cell(airflow['outside_components_s']['lockgate_run'])}", "",
+                *airflow_notes(), ""]
     scale = figures.get("scale")
     if scale:
         out += scale_section("## 5. Scale: pupdates", "pupdates", scale, tfx_figures)
@@ -248,6 +249,12 @@ def replace_section(title: str, lines: list[str]) -> None:
                    len(current))
         current[start:end] = [*lines, *([""] if end < len(current) else [])]
     RESULTS_MD.write_text("\n".join(current).rstrip() + "\n")
+
+
+def airflow_notes() -> list[str]:
+    from bench.airflow_overhead import NOTES
+
+    return NOTES
 
 
 def write_results_md(result_path: Path) -> None:
