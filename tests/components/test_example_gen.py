@@ -322,20 +322,24 @@ def test_a_bad_value_after_the_first_block_is_still_found(tmp_path: Path,
     assert all(isinstance(r["count"][0], int) and isinstance(r["ratio"][0], float) for r in got)
 
 
-def test_later_blocks_that_disagree_with_the_first_get_the_whole_file_type(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Columns are parsed to the first block's types; a later block decides otherwise."""
-    from components.example_gen import csv_read
-
-    monkeypatch.setattr(csv_read, "BLOCK_SIZE", 1024)  # the first block holds ~60 rows
+def write_late_surprises(path: Path) -> None:
+    """1500 rows whose columns the first ~60 rows type wrongly, or not at all."""
     rows: list[list[object]] = [[i, i, "", "", i, "", i / 8] for i in range(1500)]
     rows[1400][1] = 2.25  # int, then a float: a float column
     rows[1450][2] = 3.5  # empty, then numbers: a float column
     rows[1460][2] = 4.0
     rows[1470][3] = "late"  # empty, then text: text
     rows[1480][4] = "word"  # int, then mostly ints with one word: ints, one malformed row
-    write_csv(tmp_path / "data.csv", ["id", "count", "late_num", "late_text", "n", "never", "x"],
-              rows)
+    write_csv(path, ["id", "count", "late_num", "late_text", "n", "never", "x"], rows)
+
+
+def test_later_blocks_that_disagree_with_the_first_get_the_whole_file_type(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns are parsed to the first block's types; a later block decides otherwise."""
+    from components.example_gen import csv_read
+
+    monkeypatch.setattr(csv_read, "BLOCK_SIZE", 1024)  # the first block holds ~60 rows
+    write_late_surprises(tmp_path / "data.csv")
     ctx = run_example_gen(tmp_path, input="data.csv", splits={"all": 1},
                           max_bad_row_fraction=0.01)
     got = {row["id"][0]: row for row in decoded_rows(examples(ctx), "all")}
@@ -346,6 +350,27 @@ def test_later_blocks_that_disagree_with_the_first_get_the_whole_file_type(
     assert got[1470]["late_text"] == [b"late"]
     assert got[7]["n"] == [7] and got[7]["x"] == [pytest.approx(7 / 8)]
     assert all("never" not in row for row in got.values())  # empty everywhere: no feature
+
+
+def test_first_block_types_read_what_whole_file_inference_reads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same table and malformed rows as pyarrow's own whole-file inference, which the
+    parse falls back to (with no typed attempts left, straight away)."""
+    from components.example_gen import csv_read
+
+    monkeypatch.setattr(csv_read, "BLOCK_SIZE", 1024)
+    write_late_surprises(tmp_path / "data.csv")
+
+    def read() -> csv_read.CsvFile:
+        return csv_read.read_csv(tmp_path / "data.csv", delimiter=",", column_types={},
+                                 max_bad_row_fraction=0.01)
+
+    typed = read()
+    monkeypatch.setattr(csv_read, "_RETYPES", 0)
+    inferred = read()
+    assert typed.table.schema.field("never").type == pa.null()
+    assert typed.table.equals(inferred.table), (typed.table.schema, inferred.table.schema)
+    assert typed.bad == inferred.bad and len(typed.bad) == 1 and typed.rows == 1500
 
 
 def test_a_typed_parse_does_not_hold_the_file_in_memory(tmp_path: Path) -> None:
