@@ -9,11 +9,12 @@ The API holds no per-task state (the supervisor overrides the app's DAG bag for 
 
 That one app also serves only the API version its caller speaks. Its client is the Task SDK in
 this very process, which sends the newest version, yet Cadwyn generates routers for each of the
-eight versions Airflow serves to older workers: 2.6 s of the penguin DAG's run. The app is made
+eight versions Airflow serves to older workers: 2.15 s, against 0.65 s for two. The app is made
 from a bundle of the newest version (its changes) and the one before (bare, where the routes
 the newest retired still live, as Cadwyn requires). Cadwyn binds a version's changes to one
 bundle, so they are bound to that one for the run and back to Airflow's after it. When the
-SDK's version is not the server's newest, every version is served.
+SDK's version is not the server's newest, or Cadwyn refuses the smaller bundle, every version
+is served.
 
 The supervisor module is imported only when a test run starts, never while DAG files parse.
 """
@@ -74,8 +75,12 @@ def _sdk_version_only(build: Callable[[], Any], undo: contextlib.ExitStack) -> A
     undo.callback(rebind)
     for change in newest.changes:
         change._bound_version_bundle = None
-    versions.bundle = VersionBundle(HeadVersion(), Version(newest.value, *newest.changes),
-                                    Version(before.value))
-    api.app  # noqa: B018 (a cached property: the app is made now, from that bundle)
+    try:
+        versions.bundle = VersionBundle(HeadVersion(), Version(newest.value, *newest.changes),
+                                        Version(before.value))
+        api.app  # noqa: B018 (a cached property: the app is made now, from that bundle)
+    except Exception:  # a saving only: never a reason for the run to fail
+        rebind()
+        return build()
     versions.bundle = served  # the app keeps its own; Airflow's module is as it was
     return api

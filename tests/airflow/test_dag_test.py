@@ -102,3 +102,24 @@ def test_airflow_factory_and_version_bundle_are_restored_after_the_run() -> None
         assert all(change._bound_version_bundle is not bundle for change in changes)
     assert supervisor.in_process_api_server is original and versions.bundle is bundle
     assert all(change._bound_version_bundle is bundle for change in changes)
+
+
+def test_a_bundle_cadwyn_refuses_serves_every_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cadwyn
+    from airflow.api_fastapi.execution_api import versions
+    from airflow.sdk.execution_time import supervisor
+
+    from pipelines.airflow.dag_test import one_in_process_api
+
+    bundle = versions.bundle
+    changes = bundle.versions[0].changes
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise cadwyn.exceptions.CadwynStructureError("not in this Cadwyn")
+
+    monkeypatch.setattr(cadwyn, "VersionBundle", refused)
+    with one_in_process_api():
+        api = supervisor.in_process_api_server()
+        assert len(api.app.versions.versions) == len(bundle.versions)
+        assert all(change._bound_version_bundle is bundle for change in changes)
+    assert versions.bundle is bundle
