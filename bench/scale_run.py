@@ -81,14 +81,13 @@ class TreeRss:
         return max(inside, default=(0.0, 0))
 
 
-def config(work: Path, data: Path, beam_args: list[str] | None = None) -> Path:
+def config(directory: Path, data: Path, beam_args: list[str] | None = None) -> Path:
     def edit(config: dict[str, Any]) -> None:
         component(config, "ExampleGen")["params"]["input"] = str(
             data / "span-{SPAN}" / "numeric.csv")
         if beam_args is not None:
             config["beam_args"] = beam_args
 
-    directory = work / (f"cfg-{data.name}" + ("-one-process" if beam_args else ""))
     directory.mkdir(parents=True, exist_ok=True)
     return config_variant(directory, edit, source="numeric")
 
@@ -116,7 +115,8 @@ def measure_one(rows: int, work: Path, beam_args: list[str] | None = None) -> di
     data = datagen_data("numeric", rows, work)
     datagen_s = time.monotonic() - started
     suffix = "-one-process" if beam_args else ""
-    cfg, home, run_id = config(work, data, beam_args), work / f"home-{rows}{suffix}", "scale"
+    cfg = config(work / f"cfg-{data.name}{suffix}", data, beam_args)
+    home, run_id = work / f"home-{rows}{suffix}", "scale"
     command = [*LOCKGATE, "run", str(cfg), "--run-id", run_id]
     started = time.monotonic()
     process = subprocess.Popen(command, env=clean_env(LOCKGATE_HOME=str(home)), cwd=REPO,
