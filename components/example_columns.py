@@ -83,7 +83,6 @@ def batches(table: pa.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield as_decoded(table.slice(start, batch_rows))
 
 
-
 def as_decoded(part: pa.Table) -> pa.RecordBatch:
     """Rows of ExampleGen's columns in the form tfx-bsl's schema-less decoder produces."""
     names, arrays = [], []

@@ -179,7 +179,7 @@ def _read(
                                    *_options(delimiter, encoding, block_size, types, invalid))
         except pa.ArrowInvalid as exc:
             disagrees = _CONVERSION.search(str(exc))
-            if disagrees and "UTF8" not in str(exc):  # bad bytes are not a type question
+            if disagrees and not _not_text(exc):  # bad bytes are not a type question
                 raise _Disagrees(int(disagrees.group(1))) from exc
             raise
     return table, invalid
@@ -214,7 +214,7 @@ def _errors(path: Path, delimiter: str, header: list[str], block_size: int) -> I
     try:
         yield
     except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+        if _not_text(exc):
             raise DataError(_not_utf8(path, delimiter, header)) from exc
         if "straddle" in str(exc):
             raise DataError(_row_too_long(path, block_size)) from exc
@@ -222,6 +222,11 @@ def _errors(path: Path, delimiter: str, header: list[str], block_size: int) -> I
             from exc
     except OSError as exc:
         raise DataError(_unreadable(path, exc)) from exc
+
+
+def _not_text(exc: pa.ArrowInvalid) -> bool:
+    """pyarrow found bytes that are not UTF-8."""
+    return "UTF8" in str(exc) or "UTF-8" in str(exc)
 
 
 def read_header(path: Path, delimiter: str, encoding: str = "utf-8") -> list[str]:
