@@ -28,7 +28,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.tfxio import tensor_adapter, tf_example_record
 
-from components.evaluator import EvaluatorParams, tfma_fixes
+from components.evaluator import EvaluatorParams, label_prediction_cache, tfma_fixes
 from components.evaluator.blessing import (
     OVERALL,
     Failure,
@@ -248,7 +248,8 @@ def _run_tfma(
     if reads is not None:
         ctx.log.info("TFMA unbatches only the features read after it: %s",
                      ", ".join(sorted(reads.features)) or "none")
-    options = PipelineOptions([*ctx.beam_args, tfma_fixes.BEAM_PLUGIN])
+    options = PipelineOptions(
+        [*ctx.beam_args, tfma_fixes.BEAM_PLUGIN, label_prediction_cache.BEAM_PLUGIN])
     with beam.Pipeline(options=options) as pipeline:
         for label, files, output_path in runs:
             extractors = with_lean_extracts(tfma.default_extractors(
