@@ -286,13 +286,22 @@ WHY = [
     "Beam workers' CPU): BinaryAccuracy's confusion-matrix combiner 26%, the calibration "
     "histogram behind the evaluation page's ConfusionMatrixPlot and CalibrationPlot 25%, "
     "decoding the eval split 10%; `to_label_prediction_example_weight`, called by each of "
-    "those combiners for each example, is 42%. The floor is batched inference, so the "
-    "gap is TFMA's design; a second worker (`pipelines/beam_mode.py`) is what helps here.",
+    "those combiners for each example, is 42%. Since then the combiners share one such "
+    "call per example (`components/evaluator/label_prediction_cache.py`): the Evaluator on "
+    "the 333k eval rows of 1M, side by side, two alternations, numeric 47.9 / 48.6 s to "
+    "41.7 / 42.9 s, pupdates 69.8 / 74.0 s to 59.6 / 61.1 s (the Lockgate column above "
+    "predates it). The rest of the per-example work is TFMA's own (unbatching, slicing, "
+    "each combiner's `add_input`). The floor is batched inference, so the gap is TFMA's "
+    "design; a second worker (`pipelines/beam_mode.py`) is what helps here.",
     "- **Transform.** tf.Transform analyses and materialises only as a Beam pipeline. At 100k "
     "rows a profile shows importing TF/TFT/Beam (5.3 s), building the Beam graph "
     "(3 s, mostly `inspect` signatures), and running 69 bundles with Beam's per-record "
     "TFRecord sink; the floor is the analysed graph alone, without the analysis pass or the "
-    "writes any materialising Transform needs.",
+    "writes any materialising Transform needs. Decoding is not what holds it back: reading "
+    "ExampleGen's Arrow copies instead of decoding tf.Examples (tried 2026-12-07; 3.8 s to "
+    "0.15 s for a 350k-row pupdates shard) left Transform on pupdates 1M where it was "
+    "(three alternations: 20.5 / 22.6 / 21.4 s before, 20.5 / 25.0 / 19.7 s after), so it "
+    "was not kept.",
     "- **StatisticsGen** reads ExampleGen's Arrow copies, so neither it nor its floor decodes "
     "tf.Examples any more, and what is left above the floor is importing TensorFlow and TFDV "
     "(the import column): it is the first component of a run to load them. Take the import "

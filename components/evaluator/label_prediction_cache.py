@@ -17,9 +17,12 @@ Sharing the arrays is as safe as the function itself: it already returns the exa
 arrays where no reshape is needed, so a combiner could never modify them without corrupting
 the next one.
 
-Applied on import, in the launching process before TFMA builds its combiners (two TFMA
-functions bind the function as a default argument) and in Beam's worker processes through
-``--beam_plugins`` (``BEAM_PLUGIN``).
+Side by side on the 333k eval rows of 1M, two Beam workers, means of two alternations: numeric
+48.2 s before, 42.3 s after; pupdates 71.9 s and 60.4 s; the same metrics.
+
+Applied on import, in the launching process before TFMA builds its combiners (its confusion
+matrix metrics bind the function as a default argument) and in Beam's worker processes
+through ``--beam_plugins`` (``BEAM_PLUGIN``).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def _hashable(value: Any) -> Hashable:
 def shared_extraction(inputs: Any, *args: Any, **kwargs: Any) -> Iterator[tuple[Any, Any, Any]]:
     """``to_label_prediction_example_weight``, computed once per example and arguments."""
     if getattr(_last, "example", None) is not inputs:
-        # Holding the example keeps its id from being reused by another while it is cached.
+        # Held, so the example stays alive and no other can be taken for it.
         _last.example, _last.values = inputs, {}
     key = (tuple(_hashable(a) for a in args),
            tuple(sorted((name, _hashable(v)) for name, v in kwargs.items())))

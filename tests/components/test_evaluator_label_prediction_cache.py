@@ -3,7 +3,6 @@ evaluation stays exactly TFMA's own."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.components.test_evaluator import shipped_evaluator_params
-from tests.components.test_evaluator_lean_extracts import _records
-from tests.helpers import REPO, executor_context
-from tests.pupdates_data import pupdates_model
+from tests.components.test_evaluator_lean_extracts import _records, shipped_pupdates_twice
 
 
 def example(label: Any, prediction: Any, weight: float = 1.0) -> Any:
@@ -115,26 +111,10 @@ def test_evaluation_equals_tfma_without_the_cache_with_a_baseline_and_slices(
 ) -> None:
     """The shipped pupdates Evaluator: four metrics, each example in two slices, two models.
     Every metric and validation is the same with and without the cache."""
-    from components.evaluator import executor
-
-    candidate = pupdates_model(tmp_path / "candidate", rows=6_000, train_steps=20)
-    baseline = pupdates_model(tmp_path / "baseline", rows=6_000, train_steps=2, pooch_bug=True)
-    outputs = {}
-    for variant in ("cached", "tfma"):
-        if variant == "tfma":
-            without_cache(monkeypatch)
-        ctx = executor_context(
-            "Evaluator", tmp_path / variant,
-            params=shipped_evaluator_params(REPO / "configs" / "pupdates.yaml"),
-            inputs={"examples": [candidate.examples], "model": [candidate.model],
-                    "baseline_model": [baseline.model], "schema": [candidate.schema]},
-        )
-        executor.run(dataclasses.replace(ctx, beam_args=["--direct_running_mode=in_memory"]))
-        outputs[variant] = ctx.outputs["evaluation"].path
+    cached, tfma = shipped_pupdates_twice(tmp_path, lambda: without_cache(monkeypatch))
     for name in ("metrics", "validations"):
-        assert _records(outputs["cached"], name) == _records(outputs["tfma"], name), name
-    assert len(_records(outputs["cached"], "metrics")) > 3  # overall and the countries
-
+        assert _records(cached, name) == _records(tfma, name), name
+    assert len(_records(cached, "metrics")) > 3  # overall and the countries
 
 
 def _accumulated(examples: list[Any]) -> dict[Any, Any]:
