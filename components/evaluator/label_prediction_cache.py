@@ -3,11 +3,11 @@
 TFMA 0.47 feeds each metric's combiner one example at a time, and every native combiner starts
 by calling ``metric_util.to_label_prediction_example_weight`` on it: model and output lookups,
 label vocabularies, reshapes and fractional labels, all in Python. The calls repeat the same
-work: a pupdates example meets four combiners (mean absolute and squared error, mean
-prediction, example count) per model in each of its two slices (overall and its country),
-each asking with the same arguments; a numeric example meets two (BinaryAccuracy's confusion
-matrix and the plots' calibration histogram). That function was 42% of the Evaluator's CPU on
-numeric 1M.
+work: a pupdates example meets three combiners (mean absolute and squared error, mean
+prediction) per model in each of its two slices (overall and its country), six calls with two
+sets of arguments; a numeric example meets two, with the same arguments (BinaryAccuracy's
+confusion matrix and the plots' calibration histogram). That function was 42% of the
+Evaluator's CPU on numeric 1M.
 
 So the function is wrapped: within one thread, the first call for an example computes the
 values, and later calls for the same example object with the same arguments get the same
@@ -42,15 +42,18 @@ _TFMA_METRICS = "tensorflow_model_analysis.metrics."
 Extraction = Callable[..., Iterator[tuple[Any, Any, Any]]]
 ORIGINAL: Extraction = getattr(metric_util.to_label_prediction_example_weight, "__wrapped__",
                                metric_util.to_label_prediction_example_weight)
-_last = threading.local()  # .example: the example last asked about; .values: key -> values
+# .example: the example last asked about; .values: key -> its values; .held: see _hashable
+_last = threading.local()
 
 
 def _hashable(value: Any) -> Hashable:
     """``value``, or its identity if it cannot be hashed (the EvalConfig proto, a dict of class
-    weights): the same object is the same question, within one process."""
+    weights). The value is then held until the next example, so that no other object can take
+    its identity while it is part of a key."""
     try:
         hash(value)
     except TypeError:
+        _last.held.append(value)
         return ("id", id(value))
     return value
 
@@ -59,7 +62,7 @@ def shared_extraction(inputs: Any, *args: Any, **kwargs: Any) -> Iterator[tuple[
     """``to_label_prediction_example_weight``, computed once per example and arguments."""
     if getattr(_last, "example", None) is not inputs:
         # Held, so the example stays alive and no other can be taken for it.
-        _last.example, _last.values = inputs, {}
+        _last.example, _last.values, _last.held = inputs, {}, []
     key = (tuple(_hashable(a) for a in args),
            tuple(sorted((name, _hashable(v)) for name, v in kwargs.items())))
     values = _last.values.get(key)

@@ -90,6 +90,18 @@ def test_the_same_example_and_arguments_are_computed_once(calls: list[Any]) -> N
     assert flattened == [[[1.0], [0.2], [2.0]], [[0.0], [0.5], [2.0]], [[0.0], [0.3], [2.0]]]
 
 
+def test_an_argument_made_afresh_for_each_call_is_not_taken_for_an_earlier_one() -> None:
+    """A dict of class weights built for each call: once freed, its identity could go to the
+    next one, which must not then be answered from the first one's values."""
+    from components.evaluator.label_prediction_cache import shared_extraction
+
+    tfma_own = shared_extraction.__wrapped__  # type: ignore[attr-defined]
+    inputs = example([2], [0.3, 0.6, 0.1])
+    for weight in (1.0, 0.0, 2.0, 0.5):
+        got = _values(shared_extraction(inputs, class_weights={0: weight, 2: 1.0}))
+        assert got == _values(tfma_own(inputs, class_weights={0: weight, 2: 1.0})), weight
+
+
 def test_an_error_is_raised_when_iterated_as_tfma_raises_it_and_not_kept(
     calls: list[Any],
 ) -> None:
