@@ -43,6 +43,7 @@ from components.evaluator.blessing import (
 from components.evaluator.eval_config import (
     BASELINE,
     CANDIDATE,
+    ROWS_METRIC,
     build_eval_config,
     has_change_thresholds,
     has_value_thresholds,
@@ -109,6 +110,14 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
         seconds = time.monotonic() - started
 
     metrics = read_metrics(output.uri)
+    ref_metrics: MetricTable = {}
+    scored = [(metrics, layout.split_rows(examples).get(params.eval_split),
+               f"the '{params.eval_split}' split of Examples {examples.id}")]
+    if isinstance(reference, ReferenceSet):
+        ref_metrics = read_metrics(str(reference_dir))
+        scored.append((ref_metrics, reference.rows, f"the reference ({reference.name})"))
+    for table, rows, data in scored:
+        _check_rows_scored(table, rows, data, with_baseline, ctx.beam_args)
     slice_thresholds = _slice_thresholds(params)
     verdict = judge(tfma.load_validation_result(output.uri), metrics, slice_thresholds)
     baseline_id = baseline.id if baseline is not None else None
@@ -116,10 +125,10 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     judgements: dict[str, Any] = {"eval": {
         "data": f"'{params.eval_split}' split of Examples {examples.id}",
         "blessed": verdict.blessed, "failures": len(verdict.failures),
+        "rows": _rows_scored(metrics),
     }}
     overall = verdict
     if isinstance(reference, ReferenceSet):
-        ref_metrics = read_metrics(str(reference_dir))
         write_summary(reference_dir, ref_metrics, model.id, baseline_id)
         on_reference = judge(tfma.load_validation_result(str(reference_dir)), ref_metrics,
                              slice_thresholds)
@@ -186,6 +195,40 @@ def _reference(
         return NoReference(f"the reference ({found.name}) is the candidate's own eval split",
                            same_as_eval=True)
     return found
+
+
+def _check_rows_scored(
+    metrics: MetricTable, expected: int | None, data: str, with_baseline: bool,
+    beam_args: list[str],
+) -> None:
+    """Each model must have scored every row of ``data`` (where its Examples recorded how
+    many): a verdict on the rows a Beam runner happened to keep is no verdict on the data."""
+    if expected is None:
+        return
+    for column in ("value", "baseline") if with_baseline else ("value",):
+        scored = next((count for count in _row_counts(metrics, column) if count != expected),
+                      expected)
+        if scored != expected:
+            model = "baseline" if column == "baseline" else "candidate"
+            raise DataError(
+                f"TFMA scored {scored:,.0f} rows of {data} with the {model} model, but those "
+                f"Examples hold {expected:,}: the Beam runner lost or repeated rows, so the "
+                "model is not judged and nothing is blessed. Re-run the node; if it happens "
+                f"again, report it with the beam_args ({' '.join(beam_args) or 'none'})"
+            )
+
+
+def _row_counts(metrics: MetricTable, column: str) -> list[float]:
+    """A model's ExampleCount, once per model output (a multi-output model counts for each);
+    [0] when TFMA reported none."""
+    overall = metrics.get(OVERALL, {})
+    counts = [values.get(column, 0.0) for name, values in overall.items()
+              if name == ROWS_METRIC or name.endswith(f"/{ROWS_METRIC}")]
+    return counts or [0.0]
+
+
+def _rows_scored(metrics: MetricTable) -> int:
+    return round(_row_counts(metrics, "value")[0])
 
 
 def _disagreements(

@@ -39,6 +39,7 @@ class ReferenceSet:
     files: list[str]
     name: str
     examples_id: int | None = None
+    rows: int | None = None  # as its Examples recorded them; None when unknown
 
 
 def golden_files(reference: Reference, config_dir: Path) -> list[Path]:
@@ -80,6 +81,7 @@ def baseline_eval_set(
     return ReferenceSet(
         files, f"'{split}' split of Examples {reference_examples.id}{of_span}, which baseline "
         f"model {baseline.id} was blessed on", reference_examples.id,
+        layout.split_rows(reference_examples).get(split),
     )
 
 
@@ -98,7 +100,7 @@ def golden_set(
     rows = write_csv_examples(files, schema, out)
     if rows == 0:
         raise DataError(f"the Evaluator's reference {reference.path} has no rows")
-    return ReferenceSet([str(out)], f"{name}, {rows} rows")
+    return ReferenceSet([str(out)], f"{name}, {rows} rows", rows=rows)
 
 
 def write_csv_examples(files: list[Path], schema: schema_pb2.Schema | None, out: Path) -> int:

@@ -104,6 +104,31 @@ def test_first_model_is_blessed_on_value_thresholds_alone(
     assert result.properties["eval_seconds"] > 0
 
 
+def test_every_row_is_scored_by_every_model_or_nothing_is_blessed(
+    tmp_path: Path, data: dict[str, Artifact]
+) -> None:
+    """A Beam runner once lost a third of a 10M-row split between stages (in Transform). The
+    Evaluator counts the rows each model scored (TFMA's ExampleCount, added when the config
+    does not name it) against the rows the Examples recorded."""
+    import dataclasses
+
+    ctx, _ = evaluate(tmp_path / "all", data, change_threshold(), model="good", baseline="bad")
+    counted = summary(ctx)["slices"]["overall"]["example_count"]
+    assert (counted["value"], counted["baseline"]) == (114, 114)
+    assert blessing(ctx)["judgements"]["eval"]["rows"] == 114
+
+    examples = data["examples"]
+    claims_more = dataclasses.replace(examples, properties={
+        **examples.properties, "split_rows": json.dumps({"train": 228, "eval": 120})})
+    with pytest.raises(DataError, match=(
+        rf"TFMA scored 114 rows of the 'eval' split of Examples {examples.id} with the "
+        r"candidate model, but those Examples hold 120: the Beam runner lost or repeated rows, "
+        r"so the model is not judged and nothing is blessed")):
+        evaluate(tmp_path / "lost", {**data, "examples": claims_more}, change_threshold(),
+                 model="good", baseline="bad")
+    assert not list((tmp_path / "lost" / "out" / "blessing").iterdir())
+
+
 def test_plots_false_gives_the_same_metrics_without_plots(
     tmp_path: Path, data: dict[str, Artifact]
 ) -> None:

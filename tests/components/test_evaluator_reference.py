@@ -143,6 +143,22 @@ def test_a_better_candidate_is_blessed_on_both_and_the_message_says_so(
             "with the eval split's within 0.05") in result.message
 
 
+def test_every_row_of_the_reference_is_scored_or_nothing_is_blessed(
+    tmp_path: Path, data: dict[str, Artifact]
+) -> None:
+    import json
+
+    from pipelines.errors import DataError
+
+    reference = clean_copy(data["examples"], tmp_path / "span-1", REFERENCE_ID)
+    reference.properties["split_rows"] = json.dumps({"train": 228, "eval": 120})
+    with pytest.raises(DataError, match=(
+        rf"TFMA scored 114 rows of the reference \('eval' split of Examples {REFERENCE_ID}, "
+        r"which baseline model 2 was blessed on\) with the candidate model, but those "
+        r"Examples hold 120")):
+        evaluate(tmp_path, data, data["examples"], "good", "bad", reference)
+
+
 def test_the_candidates_own_split_is_judged_once(
     tmp_path: Path, data: dict[str, Artifact]
 ) -> None:
