@@ -71,6 +71,17 @@ def throughput_table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> lis
     return lines
 
 
+def side_by_side_note(fig: dict[str, Any]) -> list[str]:
+    """How a figure measured by ``bench/side_by_side.py`` was run, or nothing."""
+    how = fig.get("side_by_side")
+    if not how:
+        return []
+    runs = f"{how['repeats']} run{'s' if how['repeats'] != 1 else ''}"
+    return [f"Measured side by side (`python -m bench.side_by_side`, {how['started']} to "
+            f"{how['finished']}): {runs} of each, one Lockgate and one TFX process per repeat, "
+            "the side that goes first alternating.", ""]
+
+
 def main_mode(fig: dict[str, Any]) -> str:
     """The mode a size's tables show: the shipped config's, else (older results) the best."""
     return str(fig.get("main_mode", fig["best_mode"]))
@@ -93,6 +104,7 @@ def scale_section(title: str, dataset: str, scale: dict[str, Any],
         out += [f"### {rows:,} rows, mode `{main}`", "",
                 *whole_run_table(fig["modes"][main], theirs), "",
                 *throughput_table(fig["modes"][main], theirs), "",
+                *side_by_side_note(fig),
                 "| mode | whole process | peak RSS | rows/s by component |",
                 "|---|---|---|---|"]
         for mode, data in fig["modes"].items():
