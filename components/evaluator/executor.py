@@ -206,9 +206,9 @@ def _check_rows_scored(
     if expected is None:
         return
     for column in ("value", "baseline") if with_baseline else ("value",):
-        scored = next((count for count in _row_counts(metrics, column) if count != expected),
-                      expected)
-        if scored != expected:
+        for scored in _row_counts(metrics, column):
+            if scored == expected:
+                continue
             model = "baseline" if column == "baseline" else "candidate"
             raise DataError(
                 f"TFMA scored {scored:,.0f} rows of {data} with the {model} model, but those "

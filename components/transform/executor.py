@@ -39,11 +39,6 @@ from pipelines.sdk import (
 )
 
 _METRICS_NAMESPACE = "lockgate.transform"
-# From this many analysed rows a split is read again rather than held by the runner until the
-# analysis ends. Side by side on numeric rows (2 workers): 1M, held 38.6 s and 3.9 GB peak,
-# read again 45.0 s and 2.9 GB; 10M, held 11.2 GB (and the runner lost 28% of the train rows),
-# read again 3.5 GB with every row.
-REREAD_FROM_ROWS = 2_000_000
 _TEMP_DIR = ".tft-tmp"  # inside the staging output, so every Beam worker can reach it
 
 
@@ -76,8 +71,7 @@ def run(ctx: ExecutionContext) -> ExecutorResult:
     ctx.progress(0, None, f"tf.Transform: analyzing {', '.join(analyze_splits)}")
     try:
         rows = _run_pipeline(ctx, preprocessing_fn, schema, files, analyze_splits,
-                             transform_splits, graph_out, examples_out, temp_dir,
-                             reread=_analysed_rows(window, analyze_splits) >= REREAD_FROM_ROWS)
+                             transform_splits, graph_out, examples_out, temp_dir)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
@@ -111,13 +105,16 @@ def _run_pipeline(
     graph_out: Artifact,
     examples_out: Artifact,
     temp_dir: Path,
-    reread: bool,
 ) -> dict[str, int]:
     """Build and run the Beam pipeline; returns the number of rows written per split.
 
-    ``reread``: read each analysed split a second time to transform it. A single read feeds
-    both the analysis and TransformDataset, which waits for the analysis, so the runner holds
-    the whole split in memory meanwhile."""
+    An analysed split is read twice, once for the analysis and once for its transform, so no
+    PCollection has two consumers. With one read feeding both, the DirectRunner's two workers
+    lost rows of the train split: 21,761 to 65,536 of 666,796 numeric rows in three of three
+    `lockgate run`s (2026-12-07), and 28% at 10M rows; read twice, none in three. The second read also
+    spares the runner holding the split until the analysis ends: on 1M numeric rows, one read
+    took 38.6 s and 3.9 GB at peak, two reads 45.0 s and 2.9 GB.
+    """
     # Every split is parsed with the same schema, so they share one tensor adapter config.
     adapter_config = tfxio.TFExampleRecord(
         file_pattern=next(iter(files.values())), schema=schema,
@@ -126,18 +123,16 @@ def _run_pipeline(
     ctx.log.info("Beam options: %s", " ".join(ctx.beam_args))
     pipeline = beam.Pipeline(options=PipelineOptions(ctx.beam_args))
     workers = direct_workers(ctx.beam_args)
-    reads: dict[str, beam.PCollection] = {}
+    reads: dict[str, int] = {}  # reads so far per split
 
-    def read(split: str, again: bool = False) -> beam.PCollection:
-        """The split's examples; ``again``: from a read of their own."""
-        if again or split not in reads:
-            if split in reads:
-                ctx.log.info("reading split %s again to transform it (over %d analysed rows)",
-                             split, REREAD_FROM_ROWS)
-            stage = f"Read{'Again' if split in reads else ''}[{split}]"
-            reads[split] = pipeline | stage >> ReadExamples(files[split], schema,
-                                                            workers=workers)
-        return reads[split]
+    def read(split: str) -> beam.PCollection:
+        """The split's examples, from a read of their own each time."""
+        again = reads.get(split, 0)
+        reads[split] = again + 1
+        if again:
+            ctx.log.info("reading split %s again to transform it", split)
+        stage = f"Read{'Again' if again else ''}[{split}]"
+        return pipeline | stage >> ReadExamples(files[split], schema, workers=workers)
 
     with tft_beam.Context(temp_dir=str(temp_dir)):
         analyze_data = [read(s) for s in analyze_splits] | "FlattenAnalyzeSplits" >> beam.Flatten()
@@ -156,7 +151,7 @@ def _run_pipeline(
             out_dir = layout.split_dir(examples_out, split)
             out_dir.mkdir(parents=True, exist_ok=True)
             counter = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, _rows_metric(split))
-            transformed = ((read(split, again=reread), adapter_config), transform_fn) | (
+            transformed = ((read(split), adapter_config), transform_fn) | (
                 f"Transform[{split}]" >> tft_beam.TransformDataset(output_record_batches=True)
             )
             _ = transformed | f"Write[{split}]" >> WriteTransformed(
@@ -201,12 +196,6 @@ def _counter_value(result: beam.runners.runner.PipelineResult, name: str) -> int
     )["counters"]
     # Committed counts where the runner reports them; attempted ones (may count retries) else.
     return int(sum((c.committed if c.committed is not None else c.attempted) for c in found))
-
-
-def _analysed_rows(window: list[Artifact], analyze_splits: list[str]) -> float:
-    """Rows of the analysed splits over the window; unknown counts as many."""
-    counts = [layout.window_split_rows(window, split) for split in analyze_splits]
-    return float("inf") if None in counts else sum(c for c in counts if c is not None)
 
 
 def _check_every_row_written(

@@ -107,32 +107,15 @@ def test_runs_on_beam_worker_processes(
     assert len(data[LABEL]) == 114
 
 
-def test_a_split_read_again_for_its_transform_gives_the_same_examples(
-    tmp_path: Path, penguin: tuple[Artifact, Artifact], transformed: ExecutionContext,
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+def test_an_analysed_split_is_read_again_for_its_transform(
+    tmp_path: Path, penguin: tuple[Artifact, Artifact], caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Above REREAD_FROM_ROWS the train split is read once for the analysis and once more to
-    transform it, so the runner need not hold it; the output is the one read gives."""
-    import tensorflow_transform as tft
-
-    from components.transform import executor
-
-    monkeypatch.setattr(executor, "REREAD_FROM_ROWS", 1)
+    """No PCollection feeds both the analysis and the transform: with one read feeding both,
+    the DirectRunner's two workers lost train rows (see ``_run_pipeline``)."""
     with caplog.at_level(logging.INFO, logger="lockgate"):
-        again = run_transform(tmp_path, penguin, PENGUIN_PREPROCESSING)
+        run_transform(tmp_path, penguin, PENGUIN_PREPROCESSING)
     assert "reading split train again to transform it" in caplog.text
     assert "reading split eval again" not in caplog.text  # not analysed: read once anyway
-    spec = tft.TFTransformOutput(transformed.outputs["transform_graph"].uri)
-    feature_spec = spec.transformed_feature_spec()
-    for split in ("train", "eval"):
-        once = read_examples(
-            layout.examples_files(transformed.outputs["transformed_examples"], split),
-            feature_spec)
-        twice = read_examples(
-            layout.examples_files(again.outputs["transformed_examples"], split), feature_spec)
-        for name in feature_spec:
-            np.testing.assert_allclose(np.sort(twice[name], axis=0), np.sort(once[name], axis=0),
-                                       rtol=1e-6, err_msg=f"{split} {name}")
 
 
 def test_rows_lost_between_input_and_output_fail_the_node(
