@@ -147,7 +147,9 @@ Why the goal is out of reach, measured on this data (2026-12-07):
 - **Transform.** It materialises the whole window's transformed examples (700k rows) every
   day, since the window's new vocabularies and means change every row. Analysis is not the
   cost: tf.Transform's per-span analyzer cache was tried and measured on the same window
-  (no cache 37.3 s, cache cold 50.7 s, cache warm 36.6 s) and left out.
+  (no cache 37.3 s, cache cold 50.7 s, cache warm 36.6 s) and left out. Since 23:00 it reads
+  the window's train split twice, for the analysis and for the transform, because the
+  DirectRunner lost rows when one read fed both (`components/transform/executor.py`).
 """
 
 
