@@ -111,9 +111,9 @@ def _run_pipeline(
     An analysed split is read twice, once for the analysis and once for its transform, so no
     PCollection has two consumers. With one read feeding both, the DirectRunner's two workers
     lost rows of the train split: 21,761 to 65,536 of 666,796 numeric rows in three of three
-    `lockgate run`s (2026-12-07), and 28% at 10M rows; read twice, none in three. The second read also
-    spares the runner holding the split until the analysis ends: on 1M numeric rows, one read
-    took 38.6 s and 3.9 GB at peak, two reads 45.0 s and 2.9 GB.
+    `lockgate run`s (2026-12-07), and 28% at 10M rows; read twice, none in three. The second
+    read also spares the runner holding the split until the analysis ends: on 1M numeric
+    rows, one read took 38.6 s and 3.9 GB at peak, two reads 45.0 s and 2.9 GB.
     """
     # Every split is parsed with the same schema, so they share one tensor adapter config.
     adapter_config = tfxio.TFExampleRecord(
