@@ -62,8 +62,8 @@ def build_eval_config(params: EvaluatorParams, with_baseline: bool) -> tfma.Eval
         model_specs=models,
         slicing_specs=[_slicing_spec(keys) for keys in slice_keys(params)],
         metrics_specs=[
-            tfma.MetricsSpec(metrics=[_metric(m, with_baseline) for m in params.metrics]),
-            *row_count_specs(params),
+            tfma.MetricsSpec(metrics=[*(_metric(m, with_baseline) for m in params.metrics),
+                                      *row_count_metrics(params)]),
             *plot_specs(params),
         ],
     )
@@ -72,12 +72,12 @@ def build_eval_config(params: EvaluatorParams, with_baseline: bool) -> tfma.Eval
 ROWS_METRIC = "example_count"  # TFMA's ExampleCount: the rows each model scored
 
 
-def row_count_specs(params: EvaluatorParams) -> list[tfma.MetricsSpec]:
+def row_count_metrics(params: EvaluatorParams) -> list[tfma.MetricConfig]:
     """ExampleCount when the config does not name it: the executor checks that every model
     scored every row (a Beam runner can lose rows between stages)."""
     if any(m.class_name == "ExampleCount" and not m.module for m in params.metrics):
         return []
-    return [tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount")])]
+    return [tfma.MetricConfig(class_name="ExampleCount")]
 
 
 # The plots the offline evaluation page draws (pipelines/reports/evaluation.py); no threshold
