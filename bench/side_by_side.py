@@ -7,8 +7,11 @@ process and one whole TFX process on the same data, and the side that goes first
 from one repeat to the next. The medians of those runs replace the figure in both result
 files, and RESULTS.md says the figure was measured this way.
 
-    uv run --frozen python -m bench.side_by_side [--datasets pupdates,numeric]
+    uv run --frozen python -m bench.side_by_side [--datasets penguin,pupdates,numeric]
         [--rows 1000000] [--repeats 3]
+
+`penguin` is sections 1 and 2 (cold, second and fully cached runs on the shipped data, which
+`--rows` does not change); the others are a generated data set of `--rows` rows.
 
 The TFX side runs `bench/tfx/run.py` with the TFX venv's python (`bench/tfx/setup.sh`).
 """
@@ -33,6 +36,8 @@ from bench.report import latest_result, tfx_figure_name, write_results_md
 from bench.run import compile_tree
 
 FIGURE = {"pupdates": "scale", "numeric": "numeric"}  # bench/run.py's figure of each data set
+PENGUIN = "penguin"
+PENGUIN_TFX = ("penguin_cold", "penguin_cached")  # bench/tfx/run.py's figures of the penguin runs
 TFX_RUN = Path(__file__).resolve().parent / "tfx" / "run.py"
 TFX_SETUP = TFX_RUN.parent / "setup.sh"
 
@@ -59,12 +64,25 @@ def with_throughput(fig: dict[str, Any], rows: int) -> dict[str, Any]:
     return fig
 
 
-def tfx_once(python: str, name: str, out: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    """One TFX run of figure ``name`` in a process of the TFX venv; its figure."""
-    log(f"TFX {name}")
-    subprocess.run([python, str(TFX_RUN), "--figures", name, "--repeats", "1", "--out", str(out)],
-                   check=True)
-    return dict(json.loads(out.read_text())["figures"][name])
+def tfx_once(python: str, names: Sequence[str], out: Path,
+             log: Callable[[str], None]) -> dict[str, Any]:
+    """One TFX run of the figures ``names`` in a process of the TFX venv; its figures."""
+    log(f"TFX {', '.join(names)}")
+    subprocess.run([python, str(TFX_RUN), "--figures", ",".join(names), "--repeats", "1",
+                    "--out", str(out)], check=True)
+    figures = json.loads(out.read_text())["figures"]
+    return {name: figures[name] for name in names}
+
+
+def pooled_penguin(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Lockgate's penguin figure over the repeats, with the cached run's share of the cold run
+    (beyond start-up) computed again from the pooled medians."""
+    fig = merge(runs)
+    floor = fig["cli_startup_s"]["median"]
+    fig["cached_fraction_of_cold"] = round(
+        (fig["penguin_cached"]["wall_s"]["median"] - floor)
+        / (fig["penguin_cold"]["wall_s"]["median"] - floor), 4)
+    return fig
 
 
 def measure(datasets: Sequence[str], rows: int, repeats: int, work: Path, python: str,
@@ -75,19 +93,25 @@ def measure(datasets: Sequence[str], rows: int, repeats: int, work: Path, python
     for i in range(repeats):
         for dataset in datasets:
             for side in ("lockgate", "tfx") if i % 2 == 0 else ("tfx", "lockgate"):
-                if side == "lockgate":
+                if side == "lockgate" and dataset == PENGUIN:
+                    ours[dataset].append(lockgate_runs.penguin(1, work / f"penguin-{i}", log))
+                elif side == "lockgate":
                     ours[dataset].append(lockgate_runs.scale(dataset, rows, 1, work, log))
                     # Its home, so that the next repeat is a cold run too (the data stays).
                     shutil.rmtree(work / f"{dataset}-{rows}-{lockgate_runs.SHIPPED}")
                 else:
-                    theirs[dataset].append(tfx_once(
-                        python, tfx_figure_name(dataset, rows), work / f"tfx-{i}.json", log))
+                    names = PENGUIN_TFX if dataset == PENGUIN else [tfx_figure_name(dataset, rows)]
+                    theirs[dataset].append(tfx_once(python, names, work / f"tfx-{i}.json", log))
     pooled = {}
     for dataset in datasets:
+        if dataset == PENGUIN:
+            pooled[dataset] = (pooled_penguin(ours[dataset]), merge(theirs[dataset]))
+            continue
         mine = merge(ours[dataset])
         for mode in mine["modes"].values():
             with_throughput(mode, rows)
-        pooled[dataset] = (mine, with_throughput(merge(theirs[dataset]), rows))
+        name = tfx_figure_name(dataset, rows)
+        pooled[dataset] = (mine, {name: with_throughput(merge(theirs[dataset])[name], rows)})
     return pooled
 
 
@@ -100,9 +124,9 @@ def main() -> None:
                         "TFX's is the same name with -tfx)")
     args = parser.parse_args()
     datasets = [d for d in args.datasets.split(",") if d]
-    unknown = sorted(set(datasets) - set(FIGURE))
+    unknown = sorted(set(datasets) - {PENGUIN, *FIGURE})
     if unknown:
-        parser.error(f"unknown data sets {unknown}; choose from {', '.join(FIGURE)}")
+        parser.error(f"unknown data sets {unknown}; choose from {PENGUIN}, {', '.join(FIGURE)}")
 
     def log(line: str) -> None:
         print(f"[side-by-side {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
@@ -119,11 +143,14 @@ def main() -> None:
            "repeats": args.repeats, "order": "alternating, one run of each per repeat"}
     ours, theirs = json.loads(out.read_text()), json.loads(tfx_out.read_text())
     for dataset, (mine, other) in pooled.items():
-        key = f"{dataset}_{args.rows}"
-        ours["figures"].setdefault(FIGURE[dataset], {})[key] = {**mine, "side_by_side": how}
-        name = tfx_figure_name(dataset, args.rows)
-        theirs["figures"][name] = {**other, "side_by_side": how}
-        theirs.get("notes", {}).pop(name, None)
+        if dataset == PENGUIN:
+            ours["figures"][PENGUIN] = {**mine, "side_by_side": how}
+        else:
+            key = f"{dataset}_{args.rows}"
+            ours["figures"].setdefault(FIGURE[dataset], {})[key] = {**mine, "side_by_side": how}
+        for name, figure in other.items():
+            theirs["figures"][name] = {**figure, "side_by_side": how}
+            theirs.get("notes", {}).pop(name, None)
     for result, path in ((ours, out), (theirs, tfx_out)):
         result["updated"] = how["finished"]
         path.write_text(json.dumps(result, indent=2) + "\n")

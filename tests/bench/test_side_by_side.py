@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.measure import summary
-from bench.side_by_side import merge, with_throughput
+from bench.side_by_side import merge, pooled_penguin, with_throughput
 
 
 def one_run(wall: float, rss: float, evaluator: float, blessed: bool) -> dict[str, object]:
@@ -32,3 +32,18 @@ def test_throughput_comes_from_the_pooled_median() -> None:
     pooled = with_throughput(merge([one_run(1.0, 1.0, 4.0, True), one_run(1.0, 1.0, 2.0, True),
                                     one_run(1.0, 1.0, 5.0, True)]), rows=1000)
     assert pooled["rows_per_s"] == {"evaluator": 250}  # 1000 rows / the 4.0 s median
+
+
+def penguin_repeat(cold: float, cached: float, startup: float) -> dict[str, object]:
+    run = {"wall_s": summary([cold]), "components": {}}
+    return {"penguin_cold": run, "penguin_second": run,
+            "penguin_cached": {"wall_s": summary([cached]), "components": {}},
+            "cli_startup_s": summary([startup]), "cached_fraction_of_cold": 0.99}
+
+
+def test_penguin_s_cached_share_comes_from_the_pooled_medians() -> None:
+    pooled = pooled_penguin([penguin_repeat(12.0, 0.6, 0.1), penguin_repeat(10.0, 0.5, 0.1),
+                             penguin_repeat(14.0, 0.9, 0.2)])
+    assert pooled["penguin_cold"]["wall_s"]["runs"] == [12.0, 10.0, 14.0]
+    # (0.6 - 0.1) / (12.0 - 0.1): the medians of the three repeats, not the first repeat's 0.99
+    assert pooled["cached_fraction_of_cold"] == round(0.5 / 11.9, 4)
