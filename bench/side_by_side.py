@@ -78,10 +78,8 @@ def pooled_penguin(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Lockgate's penguin figure over the repeats, with the cached run's share of the cold run
     (beyond start-up) computed again from the pooled medians."""
     fig = merge(runs)
-    floor = fig["cli_startup_s"]["median"]
-    fig["cached_fraction_of_cold"] = round(
-        (fig["penguin_cached"]["wall_s"]["median"] - floor)
-        / (fig["penguin_cold"]["wall_s"]["median"] - floor), 4)
+    fig["cached_fraction_of_cold"] = lockgate_runs.cached_fraction(
+        fig["penguin_cold"], fig["penguin_cached"], fig["cli_startup_s"]["median"])
     return fig
 
 
